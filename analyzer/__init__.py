@@ -1,0 +1,1 @@
+"""teardown: how every TCP connection in a capture ended."""

@@ -1,0 +1,180 @@
+"""The ``teardown`` command line.
+
+Exit status: 0 success; 1 a finding at or above ``--fail-on``; 2 usage error
+or unreadable input (one line on stderr naming the file and byte offset).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+import csv
+import json
+
+from .analysis import LINUX_TIME_WAIT, Analysis, analyze
+from .capture import CaptureError, read_capture
+from .output import segments as segment_output
+from .output.document import analysis_document, write_jsonl
+from .output.ladder import ladder
+from .output.table import ROW_FIELDS, connection_row
+from .output.text import write_text
+from .vocabulary import SEVERITY_RANK, Severity
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_UNREADABLE = 2
+
+
+def _cmd_segments(args: argparse.Namespace) -> int:
+    capture = read_capture(args.file)
+    segment_output.WRITERS[args.format](capture.segments, sys.stdout)
+    for warning in capture.info.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    info = read_capture(args.file).info
+    from .capture.linklayer import NAMES
+
+    links = ", ".join(f"{NAMES.get(lt, 'unknown')} ({lt})" for lt in info.link_types)
+    span = (
+        f"{info.first_time:.6f} .. {info.last_time:.6f} ({info.last_time - info.first_time:.3f} s)"
+        if info.first_ns is not None
+        else "no frames"
+    )
+    lines = [
+        ("file", info.path),
+        ("format", info.format + (" (gzip)" if info.compressed else "")),
+        ("byte order", info.byte_order),
+        ("time resolution", info.time_resolution),
+        ("link types", links),
+        ("frames", info.frames),
+        ("tcp segments", info.tcp_segments),
+        ("ip fragments", info.fragments),
+        ("other frames", info.non_tcp_frames),
+        ("undecodable tcp", info.undecodable),
+        ("time span", span),
+        ("truncated", "yes" if info.truncated else "no"),
+    ]
+    for name, value in lines:
+        print(f"{name + ':':17}{value}")
+    for warning in info.warnings:
+        print(f"warning: {warning}")
+    return EXIT_OK
+
+
+ANALYZE_FORMATS = ("text", "json", "jsonl", "csv")
+
+
+def _analysis_options(args: argparse.Namespace) -> dict:
+    return {"time_wait": args.time_wait}
+
+
+def _write_analyses(analyses: list[Analysis], args: argparse.Namespace) -> None:
+    out = sys.stdout
+    if args.conn is not None:
+        for a in analyses:
+            if not 1 <= args.conn <= len(a.connections):
+                raise SystemExit(
+                    f"teardown: {a.capture.path}: no connection {args.conn} "
+                    f"(it has {len(a.connections)})"
+                )
+            out.write(ladder(a.connection(args.conn)))
+        return
+    if args.format == "json":
+        docs = [analysis_document(a) for a in analyses]
+        # One file: one document; several: a list of documents, in order.
+        json.dump(docs[0] if len(docs) == 1 else docs, out, indent=1)
+        out.write("\n")
+    elif args.format == "jsonl":
+        for a in analyses:
+            write_jsonl(a, out)
+    elif args.format == "csv":
+        writer = csv.DictWriter(out, fieldnames=["capture", *ROW_FIELDS], lineterminator="\n")
+        writer.writeheader()
+        for a in analyses:
+            for c in a.connections:
+                writer.writerow({"capture": a.capture.path, **connection_row(c)})
+    else:
+        for i, a in enumerate(analyses):
+            if i:
+                out.write("\n")
+            write_text(a, out, limit=None if args.all else 50)
+
+
+def _fails(analyses: list[Analysis], threshold: str | None) -> bool:
+    if threshold is None:
+        return False
+    rank = SEVERITY_RANK[Severity(threshold)]
+    return any(SEVERITY_RANK[f.severity] >= rank for a in analyses for f in a.findings)
+
+
+def _cmd_analyze(args: argparse.Namespace) -> int:
+    analyses, unreadable = [], 0
+    for path in args.files:
+        try:
+            analyses.append(analyze(path, **_analysis_options(args)))
+        except CaptureError as e:
+            print(f"teardown: {e}", file=sys.stderr)
+            unreadable += 1
+    if analyses:
+        _write_analyses(analyses, args)
+    if unreadable:
+        return EXIT_UNREADABLE
+    return EXIT_FINDINGS if _fails(analyses, args.fail_on) else EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="teardown", description="How every TCP connection in a capture ended."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("analyze", help="how every TCP connection in the capture(s) ended")
+    p.add_argument("files", nargs="+", metavar="FILE", help="captures; - for stdin")
+    p.add_argument("--format", choices=ANALYZE_FORMATS, default="text")
+    p.add_argument("--conn", type=int, metavar="ID", help="ladder diagram of one connection")
+    p.add_argument("--all", action="store_true", help="list every connection in text output")
+    p.add_argument(
+        "--time-wait",
+        type=float,
+        default=LINUX_TIME_WAIT,
+        metavar="SECONDS",
+        help="TIME_WAIT length, 2*MSL (default: Linux's fixed 60 s)",
+    )
+    p.add_argument(
+        "--fail-on",
+        choices=("warning", "error"),
+        help="exit 1 when a finding of this severity or worse exists",
+    )
+    p.set_defaults(run=_cmd_analyze)
+
+    p = sub.add_parser("segments", help="print the TCP segment table of a capture")
+    p.add_argument("file", help="pcap, pcapng or gzip of either; - for stdin")
+    p.add_argument("--format", choices=sorted(segment_output.WRITERS), default="table")
+    p.set_defaults(run=_cmd_segments)
+
+    p = sub.add_parser("info", help="format, link types, counts, time span, warnings")
+    p.add_argument("file", help="pcap, pcapng or gzip of either; - for stdin")
+    p.set_defaults(run=_cmd_info)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except CaptureError as e:
+        print(f"teardown: {e}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    except BrokenPipeError:
+        # `teardown segments big.pcap | head`: the reader went away; not an error.
+        sys.stderr.close()
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

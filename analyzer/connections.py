@@ -1,0 +1,134 @@
+"""Segments -> connections: group by 4-tuple, split incarnations, assign roles.
+
+All on whole arrays. Rules (docs/verdicts.md, "Connections"):
+
+* A 4-tuple's segments, in frame order, form one or more *incarnations*.
+* A bare SYN (SYN without ACK) starts a new incarnation when the previous bare
+  SYN on the 4-tuple had another sender or another ISN; the same SYN again is
+  a retransmission. Segments after a close (retransmitted FINs, RSTs, old
+  duplicates) stay with the incarnation they belong to until a new SYN.
+* Segments before the first bare SYN of a 4-tuple are the tail of an earlier
+  incarnation (the capture began mid-connection) when any of them carries
+  payload, FIN or RST; otherwise (a SYN-ACK captured before its SYN) they join
+  the SYN's incarnation.
+* Client = sender of the first bare SYN; failing that, the receiver of the
+  first SYN-ACK; failing that (roles inferred), the side with the higher port,
+  since servers listen on the lower, well-known port.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .segments import ACK, FIN, RST, SYN, SegmentTable
+
+_NONE = np.iinfo(np.int64).max
+
+
+@dataclass
+class ConnectionIndex:
+    """Where each connection's segments are, and who is who.
+
+    ``order`` lists segment rows grouped by connection, in frame order within
+    a connection; connection ``c`` owns ``order[starts[c]:starts[c + 1]]``.
+    Per-connection arrays are indexed by connection; per-segment arrays
+    (``from_server``) follow ``order``.
+    """
+
+    order: np.ndarray
+    starts: np.ndarray
+    from_server: np.ndarray  # bool per segment (in ``order``): sent by the server
+    client_addr: np.ndarray
+    client_port: np.ndarray
+    server_addr: np.ndarray
+    server_port: np.ndarray
+    roles_inferred: np.ndarray
+    incarnation: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.starts) - 1
+
+    def rows(self, c: int) -> np.ndarray:
+        return self.order[self.starts[c] : self.starts[c + 1]]
+
+
+def _first_in_group(mask: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Per group: position of the first True of ``mask`` (``_NONE`` if none)."""
+    pos = np.where(mask, np.arange(len(mask)), _NONE)
+    if not len(mask):
+        return np.empty(0, np.int64)
+    return np.minimum.reduceat(pos, starts[:-1])
+
+
+def index_connections(seg: SegmentTable) -> ConnectionIndex:
+    src = seg.src.astype(np.int64) << 16 | seg.sport
+    dst = seg.dst.astype(np.int64) << 16 | seg.dport
+    lo, hi = np.minimum(src, dst), np.maximum(src, dst)
+    order = np.lexsort((seg.frame, hi, lo))
+    lo, hi, src = lo[order], hi[order], src[order]
+    flags = seg.flags[order]
+    n = len(order)
+
+    tuple_start = np.ones(n, bool)
+    tuple_start[1:] = (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])
+    tuple_id = np.cumsum(tuple_start) - 1
+
+    bare_syn = (flags & (SYN | ACK | RST)) == SYN
+    new_incarnation = _incarnation_starts(seg, order, src, flags, tuple_id, bare_syn)
+    conn_start = tuple_start | new_incarnation
+    conn_id = np.cumsum(conn_start) - 1
+    starts = np.append(np.flatnonzero(conn_start), n)
+    first_of_tuple = np.flatnonzero(tuple_start)
+    incarnation = conn_id[starts[:-1]] - conn_id[first_of_tuple[tuple_id[starts[:-1]]]] + 1
+
+    # Roles: the first bare SYN's sender is the client; else the SYN-ACK's receiver.
+    syn_ack = (flags & (SYN | ACK)) == (SYN | ACK)
+    first_syn = _first_in_group(bare_syn, starts)
+    first_syn_ack = _first_in_group(syn_ack, starts)
+    first = starts[:-1]
+    lo_c, hi_c = lo[first], hi[first]
+    client = np.where(lo_c & 0xFFFF > hi_c & 0xFFFF, lo_c, hi_c)  # higher port: client
+    has_syn = first_syn != _NONE
+    client = np.where(has_syn, src[np.where(has_syn, first_syn, 0)], client)
+    only_syn_ack = ~has_syn & (first_syn_ack != _NONE)
+    syn_ack_src = src[np.where(only_syn_ack, first_syn_ack, 0)]
+    client = np.where(only_syn_ack, np.where(syn_ack_src == lo_c, hi_c, lo_c), client)
+    server = np.where(client == lo_c, hi_c, lo_c)
+
+    return ConnectionIndex(
+        order=order,
+        starts=starts,
+        from_server=src != np.repeat(client, np.diff(starts)),
+        client_addr=(client >> 16).astype(np.int32),
+        client_port=(client & 0xFFFF).astype(np.int32),
+        server_addr=(server >> 16).astype(np.int32),
+        server_port=(server & 0xFFFF).astype(np.int32),
+        roles_inferred=~has_syn & ~only_syn_ack,
+        incarnation=incarnation,
+    )
+
+
+def _incarnation_starts(seg, order, src, flags, tuple_id, bare_syn) -> np.ndarray:
+    """True at each bare SYN that starts a new incarnation (see module doc)."""
+    n = len(order)
+    starts = np.zeros(n, bool)
+    syn_pos = np.flatnonzero(bare_syn)
+    if not len(syn_pos):
+        return starts
+    syn_tuple = tuple_id[syn_pos]
+    syn_key = src[syn_pos] << 32 | seg.seq[order[syn_pos]].astype(np.int64)
+    first_syn_of_tuple = np.ones(len(syn_pos), bool)
+    first_syn_of_tuple[1:] = syn_tuple[1:] != syn_tuple[:-1]
+    other_syn = np.zeros(len(syn_pos), bool)
+    other_syn[1:] = syn_key[1:] != syn_key[:-1]
+    starts[syn_pos[~first_syn_of_tuple & other_syn]] = True
+
+    # The first SYN of a 4-tuple ends a mid-connection tail captured before it.
+    content = (seg.payload_len[order] > 0) | ((flags & (FIN | RST)) != 0)
+    content_before = np.cumsum(content) - content
+    tuple_first = np.searchsorted(tuple_id, tuple_id)  # first position of each tuple
+    tail = content_before[syn_pos] - content_before[tuple_first[syn_pos]] > 0
+    starts[syn_pos[first_syn_of_tuple & tail]] = True
+    return starts

@@ -1,0 +1,1 @@
+"""Renderings of results: terminal text, JSON, CSV, Zeek conn.log, ladder diagrams."""

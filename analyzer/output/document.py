@@ -1,0 +1,103 @@
+"""The JSON document (schema ``teardown.analysis/1``) for one analysis.
+
+The shape is fixed by the public contract; ``analyzer/schema/analysis.schema.json``
+describes it and the tests validate every document they make against it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TextIO
+
+from ..analysis import Analysis
+from ..model import Connection, Event
+from ..vocabulary import Side
+
+SCHEMA_ID = "teardown.analysis/1"
+
+
+def _side(value: Side | None) -> str | None:
+    return None if value is None else value.value
+
+
+def event_dict(e: Event) -> dict[str, Any]:
+    return {
+        "frame": e.frame,
+        "time": e.time,
+        "from": e.sender.value,
+        "flags": e.flags,
+        "seq": e.seq,
+        "ack": e.ack,
+        "len": e.length,
+        "kind": e.kind.value,
+        "states": {"client": e.client_state.value, "server": e.server_state.value},
+    }
+
+
+def connection_dict(c: Connection) -> dict[str, Any]:
+    tw = c.time_wait
+    return {
+        "id": c.id,
+        "client": {"ip": c.client.ip, "port": c.client.port},
+        "server": {"ip": c.server.ip, "port": c.server.port},
+        "roles_inferred": c.roles_inferred,
+        "incarnation": c.incarnation,
+        "first_frame": c.first_frame,
+        "last_frame": c.last_frame,
+        "first_time": c.first_time,
+        "last_time": c.last_time,
+        "isn": {"client": c.isn_client, "server": c.isn_server},
+        "close": c.close.value,
+        "active_closer": _side(c.active_closer),
+        "rst_sender": _side(c.rst_sender),
+        "half_close": c.half_close,
+        "fin_retransmissions": {s.value: n for s, n in c.fin_retransmissions.items()},
+        "end_states": {s.value: state.value for s, state in c.end_states.items()},
+        "time_wait": {
+            "side": _side(tw.side) if tw else None,
+            "start": tw.start if tw else None,
+            "end": tw.end if tw else None,
+            "ended_by": tw.ended_by.value if tw and tw.ended_by else None,
+            "start_estimated": tw.start_estimated if tw else False,
+        },
+        "packets": {s.value: n for s, n in c.packets.items()},
+        "payload_bytes": {s.value: n for s, n in c.payload_bytes.items()},
+        "events": [event_dict(e) for e in c.events],
+        **({"zeek": c.zeek} if c.zeek is not None else {}),
+    }
+
+
+def analysis_document(a: Analysis) -> dict[str, Any]:
+    info = a.capture
+    return {
+        "schema": SCHEMA_ID,
+        "capture": {
+            "path": info.path,
+            "format": info.format,
+            "compressed": info.compressed,
+            "link_types": info.link_types,
+            "frames": info.frames,
+            "tcp_segments": info.tcp_segments,
+            "first_time": info.first_time,
+            "last_time": info.last_time,
+            "truncated": info.truncated,
+            "warnings": list(info.warnings),
+        },
+        "parameters": a.parameters.as_dict(),
+        "connections": [connection_dict(c) for c in a.connections],
+        "findings": [f.as_dict() for f in a.findings],
+        **({"time_wait": a.time_wait_summary.as_dict()} if a.time_wait_summary else {}),
+    }
+
+
+def write_json(a: Analysis, out: TextIO) -> None:
+    json.dump(analysis_document(a), out, indent=1)
+    out.write("\n")
+
+
+def write_jsonl(a: Analysis, out: TextIO) -> None:
+    """One connection per line, each naming its capture."""
+    for c in a.connections:
+        row = connection_dict(c)
+        row["capture"] = a.capture.path
+        out.write(json.dumps(row) + "\n")

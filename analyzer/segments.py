@@ -1,0 +1,142 @@
+"""The segment table: one row per TCP segment, as numpy columns.
+
+This is the boundary between reading a capture and analysing it. Everything
+downstream works on these columns; nothing downstream knows which container or
+link layer a segment came from.
+
+Column vocabulary (each documented once, here):
+
+frame        1-based record number in the file, as Wireshark's ``frame.number``
+ts_ns        capture timestamp, integer nanoseconds since the epoch (no float
+             rounding: a float64 cannot hold nanoseconds at today's epoch)
+interface    pcapng interface id (0 for classic pcap)
+ip_version   4 or 6
+src, dst     address codes: indexes into ``SegmentTable.addresses`` (text)
+sport, dport TCP ports
+flags        TCP flag bits as in the header (FIN=0x01 ... CWR=0x80, AE/NS=0x100)
+seq, ack     raw (absolute) sequence and acknowledgment numbers
+window       raw window field, not scaled
+payload_len  TCP payload bytes, from the IP header's length fields (not caplen)
+ttl          IPv4 TTL or IPv6 hop limit
+ip_id        IPv4 identification; -1 for IPv6
+tsval, tsecr TCP timestamps option; -1 when the option is absent
+mss          MSS option; -1 when absent
+wscale       window scale shift; -1 when absent
+sack_perm    SACK-permitted option present
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+FIN = 0x01
+SYN = 0x02
+RST = 0x04
+PSH = 0x08
+ACK = 0x10
+URG = 0x20
+ECE = 0x40
+CWR = 0x80
+
+# name -> dtype, in the order columns are shown.
+COLUMNS: dict[str, np.dtype] = {
+    "frame": np.dtype(np.int64),
+    "ts_ns": np.dtype(np.int64),
+    "interface": np.dtype(np.int32),
+    "ip_version": np.dtype(np.uint8),
+    "src": np.dtype(np.int32),
+    "dst": np.dtype(np.int32),
+    "sport": np.dtype(np.uint16),
+    "dport": np.dtype(np.uint16),
+    "flags": np.dtype(np.uint16),
+    "seq": np.dtype(np.uint32),
+    "ack": np.dtype(np.uint32),
+    "window": np.dtype(np.uint16),
+    "payload_len": np.dtype(np.int32),
+    "ttl": np.dtype(np.uint8),
+    "ip_id": np.dtype(np.int32),
+    "tsval": np.dtype(np.int64),
+    "tsecr": np.dtype(np.int64),
+    "mss": np.dtype(np.int32),
+    "wscale": np.dtype(np.int16),
+    "sack_perm": np.dtype(np.bool_),
+}
+
+_FLAG_LETTERS = (
+    (SYN, "S"),
+    (FIN, "F"),
+    (RST, "R"),
+    (PSH, "P"),
+    (ACK, "."),
+    (URG, "U"),
+    (ECE, "E"),
+    (CWR, "W"),
+)
+
+
+def flags_text(flags: int) -> str:
+    """tcpdump-style flag letters: S, F, R, P, '.' for ACK, U, E, W."""
+    return "".join(letter for bit, letter in _FLAG_LETTERS if flags & bit) or "none"
+
+
+@dataclass
+class SegmentTable:
+    """Columns of equal length, one row per TCP segment (see module doc)."""
+
+    columns: dict[str, np.ndarray]
+    addresses: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        lengths = {len(a) for a in self.columns.values()}
+        if len(lengths) > 1:
+            raise ValueError(f"segment columns differ in length: {lengths}")
+
+    def __len__(self) -> int:
+        return len(self.columns["frame"])
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        columns = self.__dict__.get("columns")
+        if columns is not None and name in columns:
+            return columns[name]
+        raise AttributeError(name)
+
+    @property
+    def time(self) -> np.ndarray:
+        """Timestamps as float seconds (for display and plots)."""
+        return self.columns["ts_ns"] / 1e9
+
+    @classmethod
+    def empty(cls) -> SegmentTable:
+        return cls({name: np.empty(0, dtype) for name, dtype in COLUMNS.items()}, [])
+
+    @classmethod
+    def concat(cls, tables: Iterable[SegmentTable]) -> SegmentTable:
+        """Join tables that share one address list (as the reader's batches do)."""
+        tables = list(tables)
+        if not tables:
+            return cls.empty()
+        addresses = max((t.addresses for t in tables), key=len)
+        columns = {name: np.concatenate([t.columns[name] for t in tables]) for name in COLUMNS}
+        return cls(columns, addresses)
+
+    def take(self, index: np.ndarray) -> SegmentTable:
+        """Rows selected by an index or boolean mask, sharing the address list."""
+        return SegmentTable(
+            {name: col[index] for name, col in self.columns.items()}, self.addresses
+        )
+
+    def address(self, code: int) -> str:
+        return self.addresses[code]
+
+    def rows(self) -> Iterable[dict]:
+        """Rows as plain dicts with addresses as text (for CSV/JSON output)."""
+        names = list(COLUMNS)
+        lists = [self.columns[n].tolist() for n in names]
+        for values in zip(*lists):
+            row = dict(zip(names, values))
+            row["src"] = self.addresses[row["src"]]
+            row["dst"] = self.addresses[row["dst"]]
+            yield row

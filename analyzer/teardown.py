@@ -1,0 +1,465 @@
+"""Connections -> teardown: walk each connection's segments through both state machines.
+
+For every segment the walker derives the endpoint events of its sender and
+receiver (``states.Event``), steps both machines through ``states.TRANSITIONS``,
+and records a teardown event (``vocabulary.EventKind``) with both states after
+it. From the walk come the close kind, active closer, RST sender, FIN
+retransmissions and their causes, half-close, TIME_WAIT and the facts the
+findings need. The rules are written down in docs/verdicts.md.
+
+Sequence numbers are unwrapped per side (modulo 2^32 arithmetic, relative to
+the side's first sequence number), so wrap-around and long transfers compare
+correctly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .connections import ConnectionIndex
+from .model import Connection, Endpoint, Event, FinResend, Reset, SideFacts, TimeWait
+from .segments import ACK, FIN, RST, SYN, SegmentTable, flags_text
+from .states import Event as E
+from .states import step
+from .vocabulary import CloseKind, EventKind, Side, State, TimeWaitEnd
+
+MOD = 1 << 32
+HALF = 1 << 31
+NS = 1_000_000_000
+
+
+def unwrap(raw: int, base: int, reference: int) -> int:
+    """The value congruent to ``raw - base`` (mod 2^32) nearest ``reference``."""
+    delta = (raw - base - reference) % MOD
+    return reference + (delta - MOD if delta >= HALF else delta)
+
+
+@dataclass
+class _Side:
+    """One side's running view of its byte stream and state."""
+
+    state: State
+    isn: int | None = None
+    base: int | None = None  # raw seq that unwrapped 0 stands for
+    next_u: int = 0  # highest seq end sent (incl. SYN/FIN), unwrapped
+    data_end_u: int | None = None  # highest payload byte end sent, unwrapped
+    acked_u: int | None = None  # highest ack this side sent, in the peer's unwrapped space
+    fin_u: int | None = None
+    fin_acked: bool = False
+    fin_retransmissions: int = 0
+    packets: int = 0
+    payload: int = 0
+    first_tsval: int | None = None
+    last_tsval: int | None = None
+    tw_start: float | None = None
+    tw_estimated: bool = False
+    tw_ended_by: TimeWaitEnd | None = None
+    tw_end: float | None = None
+    facts: SideFacts = field(default_factory=SideFacts)
+
+
+# A segment gets one event kind; when several apply, the first listed wins.
+_KIND_PRIORITY = [
+    EventKind.SYN,
+    EventKind.SYN_ACK,
+    EventKind.SYN_RETRANSMISSION,
+    EventKind.RST,
+    EventKind.FIN,
+    EventKind.FIN_RETRANSMISSION,
+    EventKind.DATA_AFTER_FIN,
+    EventKind.TIME_WAIT_ACK,
+    EventKind.FINAL_ACK,
+    EventKind.FIN_ACK,
+    EventKind.TIME_WAIT_SEGMENT,
+    EventKind.HALF_CLOSE_DATA,
+    EventKind.KEEPALIVE,
+    EventKind.HANDSHAKE_ACK,
+]
+_RANK = {kind: i for i, kind in enumerate(_KIND_PRIORITY)}
+
+
+class _Walk:
+    """The walk over one connection's segments."""
+
+    def __init__(self, conn_starts_with_syn: bool, time_wait: float) -> None:
+        if conn_starts_with_syn:
+            self.client, self.server = _Side(State.CLOSED), _Side(State.LISTEN)
+        else:
+            self.client, self.server = _Side(State.ESTABLISHED), _Side(State.ESTABLISHED)
+        self.time_wait = time_wait
+        self.events: list[Event] = []
+        self.fin_resends: list[FinResend] = []
+        self.resets: list[Reset] = []
+        self.first_fin_side: Side | None = None
+        self.crossed = False
+        self.graceful_at: float | None = None  # when both FINs were acked, before any RST
+        self.rst_sender: Side | None = None
+        self.server_answered = False
+        self.half_close = False
+        self.reack_wanted: FinResend | None = None
+
+    def sides(self, from_server: bool) -> tuple[_Side, _Side, Side]:
+        if from_server:
+            return self.server, self.client, Side.SERVER
+        return self.client, self.server, Side.CLIENT
+
+    def expire_time_wait(self, now: float) -> None:
+        for side in (self.client, self.server):
+            if side.state is State.TIME_WAIT and now >= side.tw_start + self.time_wait:
+                side.state = step(side.state, E.TIMEOUT)
+                side.tw_ended_by = TimeWaitEnd.TIMEOUT
+                side.tw_end = side.tw_start + self.time_wait
+
+    def segment(self, row: dict, from_server: bool) -> None:
+        now = row["ts_ns"] / NS
+        self.expire_time_wait(now)
+        s, r, who = self.sides(from_server)
+        flags, seq, ack, length = row["flags"], row["seq"], row["ack"], row["payload_len"]
+        kinds: set[EventKind] = set()
+        sender_in_tw = s.state is State.TIME_WAIT
+        if r.state is State.TIME_WAIT:
+            kinds.add(EventKind.TIME_WAIT_SEGMENT)
+        if from_server:
+            self.server_answered = True
+        s.packets += 1
+        s.payload += length
+        if row["tsval"] >= 0:
+            s.last_tsval = row["tsval"]
+            if s.first_tsval is None:
+                s.first_tsval = row["tsval"]
+        if not flags & RST:
+            s.facts.ttls[row["ttl"]] = s.facts.ttls.get(row["ttl"], 0) + 1
+
+        if flags & SYN:
+            self._syn(s, r, who, row, kinds)
+        if s.base is None:
+            # First segment of this side with no SYN: the capture began mid-stream.
+            s.base = seq
+        u = unwrap(seq, s.base, s.next_u)
+        end_u = u + length + (1 if flags & SYN else 0) + (1 if flags & FIN else 0)
+        new_data = length > 0 and (s.data_end_u is None or u + length > s.data_end_u)
+        if (
+            not flags & (SYN | FIN | RST)
+            and length <= 1
+            and s.next_u > 0
+            and u == s.next_u - 1
+            and s.state in (State.ESTABLISHED, State.CLOSE_WAIT)
+        ):
+            kinds.add(EventKind.KEEPALIVE)
+            s.facts.keepalive_frames.append(row["frame"])
+        if new_data:
+            self._new_data(s, r, who, row, u, kinds)
+            s.data_end_u = u + length
+            s.facts.last_payload_frame = row["frame"]
+            s.facts.last_payload_time = now
+        s.next_u = max(s.next_u, end_u)
+
+        if flags & ACK:
+            self._ack(s, r, who, row, now, kinds, sender_in_tw)
+        if flags & FIN:
+            self._fin(s, r, who, row, now, u + length, kinds)
+        if flags & RST:
+            self._rst(s, r, who, row, now, u, kinds)
+        if kinds:
+            kind = min(kinds, key=_RANK.__getitem__)
+            self.events.append(
+                Event(
+                    frame=row["frame"],
+                    time=now,
+                    sender=who,
+                    flags=flags_text(flags),
+                    seq=seq,
+                    ack=ack,
+                    length=length,
+                    kind=kind,
+                    client_state=self.client.state,
+                    server_state=self.server.state,
+                )
+            )
+
+    def _syn(self, s: _Side, r: _Side, who: Side, row: dict, kinds: set) -> None:
+        is_syn_ack = bool(row["flags"] & ACK)
+        if s.isn is None:
+            s.isn = s.base = row["seq"]
+            s.next_u = 0
+            s.state = step(s.state, E.SEND_SYN_ACK if is_syn_ack else E.SEND_SYN)
+            r.state = step(r.state, E.RECV_SYN_ACK if is_syn_ack else E.RECV_SYN)
+            kinds.add(EventKind.SYN_ACK if is_syn_ack else EventKind.SYN)
+        else:
+            kinds.add(EventKind.SYN_RETRANSMISSION)
+
+    def _new_data(self, s: _Side, r: _Side, who: Side, row, u: int, kinds: set) -> None:
+        if s.fin_u is not None and u + row["payload_len"] > s.fin_u:
+            kinds.add(EventKind.DATA_AFTER_FIN)
+            s.facts.data_after_fin_frames.append(row["frame"])
+        elif r.fin_u is not None:
+            self.half_close = True
+            if not s.facts.half_close_frames:
+                kinds.add(EventKind.HALF_CLOSE_DATA)
+            s.facts.half_close_frames.append(row["frame"])
+
+    def _ack(self, s, r, who, row, now, kinds, sender_in_tw) -> None:
+        if r.base is None:
+            # We have not seen the peer send; its byte stream starts at this ack.
+            r.base = row["ack"]
+        a_u = unwrap(row["ack"], r.base, r.next_u)
+        s.acked_u = a_u if s.acked_u is None else max(s.acked_u, a_u)
+        if r.state is State.SYN_RECEIVED and r.isn is not None and a_u >= 1:
+            r.state = step(r.state, E.SYN_ACKED)
+            if who is Side.CLIENT:
+                kinds.add(EventKind.HANDSHAKE_ACK)
+        covers_fin = r.fin_u is not None and a_u >= r.fin_u + 1
+        reack = covers_fin and self.reack_wanted is not None and self.reack_wanted.side is not who
+        if (
+            sender_in_tw
+            and not row["flags"] & (FIN | RST)
+            and (not covers_fin or r.fin_acked or reack)
+        ):
+            # An ACK from TIME_WAIT that is not its first ACK of the peer's FIN:
+            # a re-ACK of a resent FIN, or the answer to an old duplicate or to
+            # a SYN that met the TIME_WAIT.
+            kinds.add(EventKind.TIME_WAIT_ACK)
+            if reack:
+                self.reack_wanted.reack_frame = row["frame"]
+                self.reack_wanted = None
+        if not covers_fin:
+            return
+        if s.state is State.TIME_WAIT and s.tw_estimated:
+            # The TIME_WAIT side's own ACK of the peer's FIN: TIME_WAIT starts now.
+            s.tw_start, s.tw_estimated = now, False
+        if r.fin_acked:
+            return
+        r.fin_acked = True
+        if r.facts.fin_ack_frame is None:
+            r.facts.fin_ack_frame = row["frame"]
+            r.facts.fin_ack_time = now
+        r.state = step(r.state, E.FIN_ACKED)
+        if r.state is State.TIME_WAIT:
+            r.tw_start, r.tw_estimated = now, False
+        if s.fin_acked:
+            kinds.add(EventKind.FINAL_ACK)
+            if not self.resets and self.graceful_at is None:
+                self.graceful_at = now
+        else:
+            kinds.add(EventKind.FIN_ACK)
+
+    def _fin(self, s, r, who, row, now, fin_u: int, kinds: set) -> None:
+        if s.fin_u is None:
+            s.fin_u = fin_u
+            s.facts.fin_frame = row["frame"]
+            kinds.add(EventKind.FIN)
+            crossing = False
+            if self.first_fin_side is None:
+                self.first_fin_side = who
+            elif r.fin_u is not None:
+                acks_peer_fin = bool(row["flags"] & ACK) and (
+                    unwrap(row["ack"], r.base, r.next_u) >= r.fin_u + 1
+                )
+                crossing = not acks_peer_fin
+                self.crossed = crossing
+            s.state = step(s.state, E.SEND_FIN_CROSSING if crossing else E.SEND_FIN)
+        elif fin_u == s.fin_u:
+            s.fin_retransmissions += 1
+            kinds.add(EventKind.FIN_RETRANSMISSION)
+            resend = FinResend(
+                frame=row["frame"],
+                time=now,
+                side=who,
+                cause="lost_final_ack" if s.fin_acked else "lost_fin",
+                reack_frame=None,
+            )
+            self.fin_resends.append(resend)
+            if s.fin_acked:
+                # Its ACK passed the capture point but never reached it.
+                s.fin_acked = False
+                s.state = step(s.state, E.RESEND_FIN_AFTER_ACK)
+                self.reack_wanted = resend
+        else:
+            return  # a FIN beyond the first: data after FIN, already recorded
+        before = r.state
+        r.state = step(r.state, E.RECV_FIN)
+        if before is not State.TIME_WAIT and r.state is State.TIME_WAIT:
+            # Until its ACK of this FIN is captured, TIME_WAIT's start is estimated.
+            r.tw_start, r.tw_estimated = now, True
+
+    def _rst(self, s, r, who, row, now, u: int, kinds: set) -> None:
+        kinds.add(EventKind.RST)
+        unacked_sent = None
+        if s.data_end_u is not None and r.acked_u is not None:
+            unacked_sent = max(0, s.data_end_u - max(r.acked_u, 1))
+        unacked_received = None
+        if r.data_end_u is not None and s.acked_u is not None:
+            unacked_received = max(0, r.data_end_u - max(s.acked_u, 1))
+        self.resets.append(
+            Reset(
+                frame=row["frame"],
+                time=now,
+                sender=who,
+                seq=row["seq"],
+                expected_seq=(s.base + s.next_u) % MOD if s.packets > 1 else None,
+                ttl=row["ttl"],
+                sender_state=s.state,
+                receiver_state=r.state,
+                unacked_sent=unacked_sent,
+                unacked_received=unacked_received,
+                payload=row["payload_len"],
+            )
+        )
+        if self.rst_sender is None:
+            self.rst_sender = who
+        if r.state is State.TIME_WAIT:
+            r.tw_ended_by, r.tw_end = TimeWaitEnd.RST, now
+        if s.state is State.TIME_WAIT:
+            s.tw_ended_by, s.tw_end = TimeWaitEnd.RST, now
+        s.state = step(s.state, E.SEND_RST)
+        r.state = step(r.state, E.RECV_RST)
+
+    def close_kind(self) -> CloseKind:
+        if self.graceful_at is not None:
+            return CloseKind.SIMULTANEOUS if self.crossed else CloseKind.GRACEFUL
+        if self.client.fin_u is not None or self.server.fin_u is not None:
+            return CloseKind.ABORT if self.resets else CloseKind.INCOMPLETE
+        if self.resets:
+            if self.client.isn is not None and self.server.isn is None:
+                if self.server_answered:
+                    return CloseKind.REFUSED
+                return CloseKind.ATTEMPT
+            return CloseKind.ABORT
+        if self.client.isn is not None and not self.server_answered:
+            return CloseKind.ATTEMPT
+        return CloseKind.OPEN
+
+    def time_wait_record(self) -> TimeWait | None:
+        holders = [
+            (side, tw)
+            for side, tw in ((Side.CLIENT, self.client), (Side.SERVER, self.server))
+            if tw.tw_start is not None
+        ]
+        if not holders:
+            return None
+        if len(holders) == 2:
+            start = min(tw.tw_start for _, tw in holders)
+            ends = [tw.tw_end for _, tw in holders]
+            ended_by = [tw.tw_ended_by for _, tw in holders]
+            return TimeWait(
+                side=Side.BOTH,
+                start=start,
+                end=max(e if e is not None else start + self.time_wait for e in ends),
+                ended_by=None if None in ended_by else ended_by[-1],
+                start_estimated=any(tw.tw_estimated for _, tw in holders),
+            )
+        side, tw = holders[0]
+        return TimeWait(
+            side=side,
+            start=tw.tw_start,
+            end=tw.tw_end if tw.tw_end is not None else tw.tw_start + self.time_wait,
+            ended_by=tw.tw_ended_by,
+            start_estimated=tw.tw_estimated,
+        )
+
+
+def _row_dicts(seg: SegmentTable, rows: np.ndarray) -> list[dict]:
+    names = ("frame", "ts_ns", "flags", "seq", "ack", "payload_len", "tsval", "ttl")
+    cols = [seg.columns[n][rows].tolist() for n in names]
+    return [dict(zip(names, values)) for values in zip(*cols)]
+
+
+def reconstruct(
+    seg: SegmentTable,
+    index: ConnectionIndex,
+    *,
+    capture_end: float,
+    time_wait: float = 60.0,
+) -> list[Connection]:
+    """Walk every connection; returns them in order of their first frame."""
+    connections: list[Connection] = []
+    from_server_all = index.from_server
+    for c in range(len(index)):
+        lo, hi = index.starts[c], index.starts[c + 1]
+        rows = index.order[lo:hi]
+        from_server = from_server_all[lo:hi].tolist()
+        first_flags = int(seg.flags[rows[0]])
+        walk = _Walk(bool(first_flags & SYN), time_wait)
+        segment_rows = _row_dicts(seg, rows)
+        for row, srv in zip(segment_rows, from_server):
+            walk.segment(row, srv)
+        walk.expire_time_wait(capture_end)
+        connections.append(_connection(seg, index, c, walk, segment_rows))
+    connections.sort(key=lambda conn: conn.first_frame)
+    for new_id, conn in enumerate(connections, 1):
+        conn.id = new_id
+    _end_time_wait_by_new_syn(connections)
+    return connections
+
+
+def _connection(seg, index, c, walk: _Walk, rows: list[dict]) -> Connection:
+    client, server = walk.client, walk.server
+    addresses = seg.addresses
+    facts = {Side.CLIENT: client.facts, Side.SERVER: server.facts}
+    return Connection(
+        id=0,
+        client=Endpoint(addresses[index.client_addr[c]], int(index.client_port[c])),
+        server=Endpoint(addresses[index.server_addr[c]], int(index.server_port[c])),
+        roles_inferred=bool(index.roles_inferred[c]),
+        incarnation=int(index.incarnation[c]),
+        first_frame=rows[0]["frame"],
+        last_frame=rows[-1]["frame"],
+        first_time=rows[0]["ts_ns"] / NS,
+        last_time=rows[-1]["ts_ns"] / NS,
+        isn_client=client.isn,
+        isn_server=server.isn,
+        close=walk.close_kind(),
+        active_closer=Side.BOTH if walk.crossed else walk.first_fin_side,
+        rst_sender=walk.rst_sender,
+        half_close=walk.half_close,
+        fin_retransmissions={
+            Side.CLIENT: client.fin_retransmissions,
+            Side.SERVER: server.fin_retransmissions,
+        },
+        end_states={Side.CLIENT: client.state, Side.SERVER: server.state},
+        time_wait=walk.time_wait_record(),
+        events=walk.events,
+        packets={Side.CLIENT: client.packets, Side.SERVER: server.packets},
+        payload_bytes={Side.CLIENT: client.payload, Side.SERVER: server.payload},
+        fin_seq={
+            side: (t.base + t.fin_u) % MOD
+            for side, t in ((Side.CLIENT, client), (Side.SERVER, server))
+            if t.fin_u is not None
+        },
+        next_seq={
+            side: (t.base + t.next_u) % MOD
+            for side, t in ((Side.CLIENT, client), (Side.SERVER, server))
+            if t.base is not None
+        },
+        first_tsval={
+            side: t.first_tsval
+            for side, t in ((Side.CLIENT, client), (Side.SERVER, server))
+            if t.first_tsval is not None
+        },
+        last_tsval={
+            side: t.last_tsval
+            for side, t in ((Side.CLIENT, client), (Side.SERVER, server))
+            if t.last_tsval is not None
+        },
+        fin_resends=walk.fin_resends,
+        resets=walk.resets,
+        facts=facts,
+    )
+
+
+def _end_time_wait_by_new_syn(connections: list[Connection]) -> None:
+    """A new incarnation's SYN inside the previous one's TIME_WAIT ends that TIME_WAIT."""
+    latest: dict[frozenset, Connection] = {}
+    for conn in connections:
+        key = frozenset(conn.four_tuple)
+        previous = latest.get(key)
+        latest[key] = conn
+        tw = previous.time_wait if previous else None
+        if tw is None or tw.ended_by is TimeWaitEnd.RST or conn.first_time >= tw.end:
+            continue
+        tw.ended_by, tw.end = TimeWaitEnd.SYN, conn.first_time
+        for side in (Side.CLIENT, Side.SERVER):
+            if previous.end_states[side] is State.TIME_WAIT:
+                previous.end_states[side] = State.CLOSED

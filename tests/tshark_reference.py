@@ -1,0 +1,62 @@
+"""tshark's view of a capture's TCP segments, as the reader tests compare it.
+
+The reference dumps (``*.tshark.tsv``) are made once with tshark and committed,
+so the tests do not need tshark; ``python -m tests.tshark_reference FILE...``
+makes them again.
+"""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+FIELDS = [
+    "frame.number",
+    "frame.time_epoch",
+    "frame.interface_id",
+    "ip.version",
+    "ip.src",
+    "ipv6.src",
+    "ip.dst",
+    "ipv6.dst",
+    "tcp.srcport",
+    "tcp.dstport",
+    "tcp.flags",
+    "tcp.seq_raw",
+    "tcp.ack_raw",
+    "tcp.window_size_value",
+    "tcp.len",
+    "ip.ttl",
+    "ipv6.hlim",
+    "ip.id",
+    "tcp.options.timestamp.tsval",
+    "tcp.options.timestamp.tsecr",
+    "tcp.options.mss_val",
+    "tcp.options.wscale.shift",
+    "tcp.options.sack_perm",
+]
+
+
+def make_reference(capture: Path) -> Path:
+    out = capture.with_name(capture.name + ".tshark.tsv")
+    cmd = ["tshark", "-r", str(capture), "-o", "tcp.relative_sequence_numbers:FALSE"]
+    cmd += ["-T", "fields", "-E", "header=y", "-E", "separator=/t", "-E", "occurrence=f"]
+    # TCP headers quoted inside ICMP errors are not segments of a connection.
+    cmd += ["-Y", "tcp and not icmp and not icmpv6"]
+    for field in FIELDS:
+        cmd += ["-e", field]
+    text = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    out.write_text(text)
+    return out
+
+
+def read_reference(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f, delimiter="\t"))
+
+
+if __name__ == "__main__":
+    for name in sys.argv[1:]:
+        print(make_reference(Path(name)))

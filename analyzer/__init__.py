@@ -1,1 +1,30 @@
-"""teardown: how every TCP connection in a capture ended."""
+"""teardown: how every TCP connection in a capture ended.
+
+>>> import analyzer
+>>> a = analyzer.analyze("captures/graceful-client-close.pcap")
+>>> a.connections[0].active_closer
+<Side.CLIENT: 'client'>
+"""
+
+from .analysis import Analysis, Parameters, analyze
+from .capture import CaptureError
+from .model import Connection, Endpoint, Event, TimeWait
+from .vocabulary import CloseKind, EventKind, FindingKind, Severity, Side, State, TimeWaitEnd
+
+__all__ = [
+    "Analysis",
+    "CaptureError",
+    "CloseKind",
+    "Connection",
+    "Endpoint",
+    "Event",
+    "EventKind",
+    "FindingKind",
+    "Parameters",
+    "Severity",
+    "Side",
+    "State",
+    "TimeWait",
+    "TimeWaitEnd",
+    "analyze",
+]

@@ -267,7 +267,7 @@ def pcapng_files(draw) -> g.Built:
             ifaces = [i for i, lt in enumerate(links) if lt == linktype] or [0]
             iface = draw(st.sampled_from(ifaces))
             if not links or kind == "unknown":
-                block_type = draw(st.sampled_from([4, 5, 0xBAD, 0x80000001]))
+                block_type = draw(st.sampled_from([4, 5, 0x7FFF0001, 0x80000001]))
                 blocks.append(g.ng_block(block_type, frame, little))
                 continue
             packets.add(len(blocks))

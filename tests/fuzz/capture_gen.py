@@ -37,7 +37,9 @@ class Built:
         return sum(1 for i in indexes if self.records[i][1] <= offset)
 
     def boundary_before(self, offset: int) -> int:
-        """The largest record boundary <= offset (the header end at least)."""
+        """The largest record boundary <= offset (0 inside the file header)."""
+        if offset < self.header_end:
+            return 0
         best = self.header_end
         for _, end in self.records:
             if end <= offset:

@@ -965,7 +965,11 @@ def make_tcp_options():
         ),
         "hand-built IPv4 TCP headers",
         "; ".join(notes)
-        + ". tshark flags frames 9-12 and 16 with expert errors; that is intended.",
+        + ". tshark expert messages (all intended): 6 'Non-zero header padding'; 9 'MPTCP (with "
+        "too-short option length = 0 bytes)' (kind 30 is MPTCP); 10 'Timestamps (option length = "
+        "10 bytes says option goes past end of options)'; 11 'option length should be 4'; 12 "
+        "'Window scale (with too-short option length = 1 byte)'; 16 'Bogus TCP header length (16, "
+        "must be at least 20)'. The SACK blocks of frames 4-5 lie below the ACK (tshark: D-SACK).",
     )
 
 

@@ -1,0 +1,115 @@
+"""Teardown verdicts on real Linux captures, against what captures/manifest.json says they show.
+
+The manifest was written from the packets (and the kernel's own `ss` output
+during recording), not from this analyzer.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from analyzer import analyze
+from analyzer.vocabulary import Side
+
+CAPTURES = Path(__file__).parent.parent / "captures"
+MANIFEST = json.loads((CAPTURES / "manifest.json").read_text())
+# manifest key_frames name -> event kinds the analyzer may give that frame
+KEY_FRAME_KINDS = {
+    "syn": {"syn"},
+    "syn_ack": {"syn_ack"},
+    "handshake_ack": {"handshake_ack"},
+    "client_fin": {"fin"},
+    "server_fin": {"fin"},
+    "first_fin": {"fin"},
+    "second_fin": {"fin"},
+    "final_ack": {"final_ack"},
+    "ack_of_client_fin": {"fin_ack", "final_ack"},
+    "ack_of_server_fin": {"fin_ack", "final_ack"},
+    # "<side>_fin_ack" names the FIN+ACK of a 3-way close: a FIN first of all.
+    "server_fin_ack": {"fin", "fin_ack", "final_ack"},
+    "client_fin_ack": {"fin", "fin_ack", "final_ack"},
+    "rst": {"rst"},
+    "assassinating_rst": {"rst"},
+    "client_fin_retransmission": {"fin_retransmission"},
+    "server_fin_retransmission": {"fin_retransmission"},
+    "time_wait_reack": {"time_wait_ack"},
+    "time_wait_ack": {"time_wait_ack"},
+    "old_duplicate": {"time_wait_segment"},
+    "keepalive_probes": {"keepalive"},
+    "data_after_fin": {"data_after_fin"},
+}
+ENTRIES = [e for e in MANIFEST if "connections" in e]
+
+
+def _conn_cases():
+    for entry in ENTRIES:
+        for i, expected in enumerate(entry["connections"]):
+            yield pytest.param(entry["file"], i, expected, id=f"{entry['file']}#{i + 1}")
+
+
+@pytest.fixture(scope="module")
+def analyses():
+    return {e["file"]: analyze(str(CAPTURES / e["file"])) for e in ENTRIES}
+
+
+@pytest.mark.parametrize("file", [e["file"] for e in ENTRIES])
+def test_connection_count(analyses, file):
+    entry = next(e for e in ENTRIES if e["file"] == file)
+    assert len(analyses[file].connections) == len(entry["connections"])
+
+
+@pytest.mark.parametrize(("file", "i", "expected"), list(_conn_cases()))
+def test_verdicts(analyses, file, i, expected):
+    c = analyses[file].connections[i]
+    assert str(c.client) == expected["client"]
+    assert str(c.server) == expected["server"]
+    assert c.close.value == expected["close"]
+    assert (c.active_closer and c.active_closer.value) == expected["active_closer"]
+    assert (c.rst_sender and c.rst_sender.value) == expected["rst_sender"]
+    assert c.half_close == expected["half_close"]
+    assert {s.value: n for s, n in c.fin_retransmissions.items()} == expected[
+        "fin_retransmissions"
+    ]
+    assert {s.value: st.value for s, st in c.end_states.items()} == expected["end_states"]
+    tw = c.time_wait
+    assert (tw and tw.side.value) == expected["time_wait_side"]
+    if tw:
+        # The manifest says "capture_end" where the JSON says null: still running.
+        ended = tw.ended_by.value if tw.ended_by else "capture_end"
+        assert ended == expected["time_wait_ended_by"]
+
+
+@pytest.mark.parametrize(("file", "i", "expected"), list(_conn_cases()))
+def test_key_frames(analyses, file, i, expected):
+    c = analyses[file].connections[i]
+    kinds = {e.frame: e.kind.value for e in c.events}
+    checked = 0
+    for name, frames in expected.get("key_frames", {}).items():
+        if name == "time_wait_start":
+            frame_time = {e.frame: e.time for e in c.events}
+            assert c.time_wait.start == pytest.approx(frame_time[frames[0]], abs=1e-6)
+            checked += 1
+        elif name in KEY_FRAME_KINDS:
+            for frame in frames:
+                assert kinds.get(frame) in KEY_FRAME_KINDS[name], f"{name} frame {frame}"
+                checked += 1
+    assert checked > 0
+
+
+def test_time_wait_pileup():
+    entry = next(e for e in MANIFEST if e["file"] == "timewait-pileup.pcap")
+    summary = entry["summary"]
+    a = analyze(str(CAPTURES / entry["file"]))
+    assert len(a.connections) == summary["connections"]
+    assert Counter(c.close.value for c in a.connections) == summary["close"]
+    assert Counter(c.active_closer.value for c in a.connections) == summary["active_closer"]
+    assert Counter(c.time_wait.side.value for c in a.connections) == summary["time_wait_side"]
+    running = sum(1 for c in a.connections if c.time_wait.ended_by is None)
+    assert running == summary["time_wait_at_capture_end"]
+    assert Counter(c.end_states[Side.CLIENT].value for c in a.connections) == (
+        summary["end_states"]["client"]
+    )

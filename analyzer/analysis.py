@@ -7,10 +7,13 @@ from typing import Any
 
 from .capture import CaptureInfo, read_capture
 from .connections import index_connections
+from .findings import Finding, find
+from .timewait import TimeWaitSummary, summarize
 from .model import Connection
 from .teardown import reconstruct
 
 LINUX_TIME_WAIT = 60.0  # TCP_TIMEWAIT_LEN: fixed in Linux, not a sysctl
+LINUX_PORT_RANGE = (32768, 60999)  # net.ipv4.ip_local_port_range default
 
 
 @dataclass
@@ -18,9 +21,14 @@ class Parameters:
     """The knobs of one analysis; they appear in the JSON as given."""
 
     time_wait: float = LINUX_TIME_WAIT  # 2*MSL, seconds
+    port_range: tuple[int, int] = LINUX_PORT_RANGE  # the clients' ephemeral ports
+    port_share: float = 0.5  # port_exhaustion_risk from this share of the range
+    close_wait_threshold: float = 10.0  # seconds in CLOSE_WAIT before a warning
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        d["port_range"] = list(self.port_range)
+        return d
 
 
 @dataclass
@@ -30,8 +38,8 @@ class Analysis:
     capture: CaptureInfo
     parameters: Parameters
     connections: list[Connection]
-    findings: list[Any] = field(default_factory=list)
-    time_wait_summary: Any = None
+    findings: list[Finding] = field(default_factory=list)
+    time_wait_summary: TimeWaitSummary | None = None
 
     def connection(self, conn_id: int) -> Connection:
         return self.connections[conn_id - 1]
@@ -45,14 +53,35 @@ class Analysis:
         return pd.DataFrame(connection_rows(self.connections))
 
 
-def analyze(path: str, *, time_wait: float = LINUX_TIME_WAIT) -> Analysis:
+def analyze(
+    path: str,
+    *,
+    time_wait: float = LINUX_TIME_WAIT,
+    port_range: tuple[int, int] = LINUX_PORT_RANGE,
+    port_share: float = 0.5,
+    close_wait_threshold: float = 10.0,
+) -> Analysis:
     """Analyse one capture file (pcap, pcapng, gzip of either; '-' for stdin).
 
+    ``time_wait`` is 2*MSL in seconds (Linux: 60); ``port_range`` and
+    ``port_share`` set when TIME_WAIT pressure is reported; ``close_wait_threshold``
+    is how long a side may sit in CLOSE_WAIT before it is a warning.
     Raises ``analyzer.capture.CaptureError`` when the file cannot be read at all.
     """
+    params = Parameters(time_wait, tuple(port_range), port_share, close_wait_threshold)
     capture = read_capture(path)
     segments = capture.segments
     index = index_connections(segments)
     capture_end = capture.info.last_time or 0.0
     connections = reconstruct(segments, index, capture_end=capture_end, time_wait=time_wait)
-    return Analysis(capture.info, Parameters(time_wait=time_wait), connections)
+    pressure = summarize(connections, time_wait)
+    findings = find(
+        capture.info,
+        connections,
+        pressure,
+        time_wait=time_wait,
+        port_range=params.port_range,
+        port_share=port_share,
+        close_wait_threshold=close_wait_threshold,
+    )
+    return Analysis(capture.info, params, connections, findings, pressure)

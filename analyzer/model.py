@@ -122,6 +122,8 @@ class Connection:
     first_tsval: dict[Side, int] = field(default_factory=dict)
     fin_resends: list[FinResend] = field(default_factory=list)
     resets: list[Reset] = field(default_factory=list)
+    duplicate_frames: list[int] = field(default_factory=list)  # captured twice
+    missed_frames: list[int] = field(default_factory=list)  # ACKs of bytes never captured
     facts: dict[Side, SideFacts] = field(default_factory=dict)
     zeek: dict[str, str] | None = None
 

@@ -28,6 +28,9 @@ from .vocabulary import CloseKind, EventKind, Side, State, TimeWaitEnd
 MOD = 1 << 32
 HALF = 1 << 31
 NS = 1_000_000_000
+# Two captures of one segment (two interfaces, a SPAN port) arrive this close
+# together with the same IP ID; a retransmission has a new IP ID and comes later.
+DUPLICATE_WINDOW = 0.010
 
 
 def unwrap(raw: int, base: int, reference: int) -> int:
@@ -57,6 +60,8 @@ class _Side:
     tw_estimated: bool = False
     tw_ended_by: TimeWaitEnd | None = None
     tw_end: float | None = None
+    last_copy: tuple | None = None  # (ip_id, seq, ack, flags, len) of its last segment
+    last_time: float = 0.0
     facts: SideFacts = field(default_factory=SideFacts)
 
 
@@ -99,6 +104,8 @@ class _Walk:
         self.server_answered = False
         self.half_close = False
         self.reack_wanted: FinResend | None = None
+        self.duplicate_frames: list[int] = []
+        self.missed_frames: list[int] = []  # ACKs for bytes the capture never saw
 
     def sides(self, from_server: bool) -> tuple[_Side, _Side, Side]:
         if from_server:
@@ -117,6 +124,12 @@ class _Walk:
         self.expire_time_wait(now)
         s, r, who = self.sides(from_server)
         flags, seq, ack, length = row["flags"], row["seq"], row["ack"], row["payload_len"]
+        copy = (row["ip_id"], seq, ack, flags, length)
+        if row["ip_id"] >= 0 and copy == s.last_copy and now - s.last_time <= DUPLICATE_WINDOW:
+            # The same segment captured twice: an artefact, not a retransmission.
+            self.duplicate_frames.append(row["frame"])
+            return
+        s.last_copy, s.last_time = copy, now
         kinds: set[EventKind] = set()
         sender_in_tw = s.state is State.TIME_WAIT
         if r.state is State.TIME_WAIT:
@@ -206,6 +219,12 @@ class _Walk:
             r.base = row["ack"]
         a_u = unwrap(row["ack"], r.base, r.next_u)
         s.acked_u = a_u if s.acked_u is None else max(s.acked_u, a_u)
+        if a_u > r.next_u and r.packets:
+            self.missed_frames.append(row["frame"])
+        if who is Side.SERVER and s.isn is None and r.isn is not None and not row["flags"] & SYN:
+            # The server answers the client's SYN with a bare ACK: a socket of
+            # the previous incarnation, still in TIME_WAIT, refused the SYN.
+            kinds.add(EventKind.TIME_WAIT_ACK)
         if r.state is State.SYN_RECEIVED and r.isn is not None and a_u >= 1:
             r.state = step(r.state, E.SYN_ACKED)
             if who is Side.CLIENT:
@@ -361,7 +380,7 @@ class _Walk:
 
 
 def _row_dicts(seg: SegmentTable, rows: np.ndarray) -> list[dict]:
-    names = ("frame", "ts_ns", "flags", "seq", "ack", "payload_len", "tsval", "ttl")
+    names = ("frame", "ts_ns", "flags", "seq", "ack", "payload_len", "tsval", "ttl", "ip_id")
     cols = [seg.columns[n][rows].tolist() for n in names]
     return [dict(zip(names, values)) for values in zip(*cols)]
 
@@ -445,12 +464,38 @@ def _connection(seg, index, c, walk: _Walk, rows: list[dict]) -> Connection:
         },
         fin_resends=walk.fin_resends,
         resets=walk.resets,
+        duplicate_frames=walk.duplicate_frames,
+        missed_frames=walk.missed_frames,
         facts=facts,
     )
 
 
+def syn_refused_by_time_wait(conn: Connection) -> tuple[Event, Event, Event] | None:
+    """The SYN -> bare ACK -> RST opening of an incarnation, if it has one.
+
+    A new SYN met the previous incarnation's TIME_WAIT, which answered with a
+    bare ACK instead of a SYN-ACK; the SYN's sender reset that, which (RFC 793,
+    Linux's default) kills the TIME_WAIT before the SYN is sent again.
+    """
+    syn = challenge = None
+    for e in conn.events:
+        if e.kind is EventKind.SYN and syn is None:
+            syn = e
+        elif e.kind is EventKind.TIME_WAIT_ACK and syn and e.sender is not syn.sender:
+            challenge = e
+        elif e.kind is EventKind.RST and challenge and e.sender is syn.sender:
+            return syn, challenge, e
+        elif e.kind is EventKind.SYN_ACK:
+            return None
+    return None
+
+
 def _end_time_wait_by_new_syn(connections: list[Connection]) -> None:
-    """A new incarnation's SYN inside the previous one's TIME_WAIT ends that TIME_WAIT."""
+    """A new incarnation's SYN inside the previous one's TIME_WAIT ends that TIME_WAIT.
+
+    When the SYN was refused by the TIME_WAIT and the refusal reset, it was
+    the RST that ended it.
+    """
     latest: dict[frozenset, Connection] = {}
     for conn in connections:
         key = frozenset(conn.four_tuple)
@@ -459,7 +504,11 @@ def _end_time_wait_by_new_syn(connections: list[Connection]) -> None:
         tw = previous.time_wait if previous else None
         if tw is None or tw.ended_by is TimeWaitEnd.RST or conn.first_time >= tw.end:
             continue
-        tw.ended_by, tw.end = TimeWaitEnd.SYN, conn.first_time
+        refused = syn_refused_by_time_wait(conn)
+        if refused:
+            tw.ended_by, tw.end = TimeWaitEnd.RST, refused[2].time
+        else:
+            tw.ended_by, tw.end = TimeWaitEnd.SYN, conn.first_time
         for side in (Side.CLIENT, Side.SERVER):
             if previous.end_states[side] is State.TIME_WAIT:
                 previous.end_states[side] = State.CLOSED

@@ -237,6 +237,13 @@ def print_table(results: list[Result], tshark: Result | None, targets: dict[str,
             print(f"{'':34} {r.note}")
 
 
+def progress(r: Result) -> Result:
+    """One line as each measurement ends: the tshark runs take minutes."""
+    took = f"{r.wall:.1f} s" if r.wall is not None else r.note
+    print(f"  {r.name}: {took}", flush=True)
+    return r
+
+
 def verdict(ok: bool | None) -> str:
     return "" if ok is None else ("[met]" if ok else "[MISSED]")
 
@@ -261,13 +268,13 @@ def main_compare(args: argparse.Namespace) -> None:
     )
     warm_cache(path)
 
-    reader = bench_reader(path, args.python)
-    e2e = bench_end_to_end(path, args.python, packets)
+    reader = progress(bench_reader(path, args.python))
+    e2e = progress(bench_end_to_end(path, args.python, packets))
     results = [reader, e2e]
     tshark_c = None
     if not args.skip_tshark:
-        tshark_c = bench_tshark(path, packets, analysis=True)
-        results += [tshark_c, bench_tshark(path, packets, analysis=False)]
+        tshark_c = progress(bench_tshark(path, packets, analysis=True))
+        results += [tshark_c, progress(bench_tshark(path, packets, analysis=False))]
     if reader.items is not None and reader.items != truth.get("tcp_segments", reader.items):
         reader.note = f"segments {reader.items:,} != truth tcp_segments {truth['tcp_segments']:,}"
 
@@ -293,11 +300,8 @@ def main_memory(args: argparse.Namespace) -> None:
         warm_cache(path)
         size_mb = path.stat().st_size / 1e6
         print(f"capture: {path.name} ({size_mb:,.0f} MB, {truth['connections']:,} connections)")
-        rows.append(
-            bench_end_to_end(
-                path, args.python, truth["packets"], f"end to end, {n // 1_000_000}M packets"
-            )
-        )
+        name = f"end to end, {n // 1_000_000}M packets"
+        rows.append(progress(bench_end_to_end(path, args.python, truth["packets"], name)))
     print()
     print_table(rows, None, {rows[1].name: f"< {MEMORY_5M_TARGET_MB:,} MB"})
     small, big = rows
@@ -354,6 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if not Path(args.python).exists():
         args.python = sys.executable
+    sys.stdout.reconfigure(line_buffering=True)  # progress shows when piped
     print(machine(args.python))
     if args.memory_scaling:
         main_memory(args)

@@ -112,6 +112,10 @@ def _size_hint(stream: BinaryIO | GzipStream) -> int:
 
 def _open(path: str) -> tuple[BinaryIO | GzipStream, bool]:
     """Open a file or stdin ('-'); decompress gzip, recognised by its magic."""
+    if path == "-" and sys.stdin is None:
+        # Started with standard input closed (`teardown info - <&-`): Python sets
+        # sys.stdin to None, and `.buffer` raised AttributeError.
+        raise CaptureError(path, None, "standard input is closed")
     try:
         raw = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
     except OSError as e:

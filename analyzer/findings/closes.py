@@ -1,0 +1,132 @@
+"""Findings about FINs: retransmitted FINs, CLOSE_WAIT stalls, data after a FIN."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ..model import Connection
+from ..vocabulary import FindingKind, Severity, Side, State
+from .finding import Finding
+
+# This many resends of one FIN mean the peer is unreachable, not a lost packet.
+FIN_RESENDS_WARNING = 3
+
+
+def _peer(side: Side) -> Side:
+    return Side.SERVER if side is Side.CLIENT else Side.CLIENT
+
+
+def fin_retransmissions(c: Connection) -> Iterator[Finding]:
+    for side in (Side.CLIENT, Side.SERVER):
+        resends = [r for r in c.fin_resends if r.side is side]
+        if not resends:
+            continue
+        if not c.packets[_peer(side)]:
+            cause = "unknown"  # the capture shows nothing of the peer: no way to tell
+        else:
+            cause = resends[0].cause
+        reacks = [r.reack_frame for r in resends if r.reack_frame]
+        frames = [c.facts[side].fin_frame, *(r.frame for r in resends), *reacks]
+        why = {
+            "lost_fin": "the FIN (or its ACK) was lost: no ACK of it had passed the capture "
+            "point before the resend",
+            "lost_final_ack": "the final ACK was lost past the capture point: the peer's ACK "
+            "of this FIN passed the capture point, yet the FIN was sent again",
+            "unknown": "the capture shows nothing from the peer, so the cause cannot be told",
+        }[cause]
+        summary = f"the {side.value}'s FIN was sent {len(resends) + 1} times: {why}"
+        if reacks:
+            summary += (
+                f"; the TIME_WAIT side answered again (frame {reacks[0]}): TIME_WAIT "
+                "doing its first job"
+            )
+        yield Finding(
+            kind=FindingKind.FIN_RETRANSMISSION,
+            severity=Severity.WARNING if len(resends) >= FIN_RESENDS_WARNING else Severity.INFO,
+            connection=c.id,
+            frames=[f for f in frames if f is not None],
+            time=resends[0].time,
+            summary=summary,
+            detail={
+                "side": side.value,
+                "cause": cause,
+                "retransmissions": len(resends),
+                "reack_frames": reacks,
+            },
+            reference="RFC 793 / RFC 9293 section 3.6 (closing); Stevens, TCP/IP Illustrated "
+            "vol. 1, 18.6: TIME_WAIT lets the active closer re-ACK a resent FIN",
+            advice="Occasional FIN resends are packet loss and harmless. Many mean the peer "
+            "vanished: check the path and the peer host.",
+        )
+
+
+def close_wait_stalls(c: Connection, capture_end: float, threshold: float) -> Iterator[Finding]:
+    """A side acked the peer's FIN but did not send its own FIN in time."""
+    for side in (Side.CLIENT, Side.SERVER):
+        peer = c.facts[_peer(side)]
+        if peer.fin_ack_time is None or c.close.value in ("abort",):
+            continue
+        own_fin = c.facts[side].fin_frame
+        if own_fin is not None:
+            fin_time = next(e.time for e in c.events if e.frame == own_fin)
+            waited = fin_time - peer.fin_ack_time
+            if waited < threshold:
+                continue
+            still = False
+        else:
+            if c.end_states[side] is not State.CLOSE_WAIT:
+                continue
+            waited = capture_end - peer.fin_ack_time
+            still = True
+        severity = Severity.WARNING if waited >= threshold else Severity.INFO
+        if still:
+            summary = (
+                f"the {side.value} acknowledged the {_peer(side).value}'s FIN and was still in "
+                f"CLOSE_WAIT {waited:.3f} s later when the capture ended: its application has "
+                "not closed the socket"
+            )
+        else:
+            summary = (
+                f"the {side.value} sat in CLOSE_WAIT for {waited:.3f} s before closing: its "
+                "application was slow to close the socket after the peer's FIN"
+            )
+        yield Finding(
+            kind=FindingKind.CLOSE_WAIT_STALL,
+            severity=severity,
+            connection=c.id,
+            frames=[f for f in (peer.fin_frame, peer.fin_ack_frame, own_fin) if f is not None],
+            time=peer.fin_ack_time,
+            summary=summary,
+            detail={
+                "side": side.value,
+                "seconds": waited,
+                "threshold": threshold,
+                "still_in_close_wait": still,
+            },
+            reference="RFC 793 section 3.5: CLOSE_WAIT ends only when the application calls "
+            "close(); no kernel timer ends it",
+            advice=f"Look at the {side.value} application: after read() returns 0 (EOF) it "
+            "must close() the socket. Sockets stuck in CLOSE_WAIT leak file descriptors and "
+            "leave the peer in FIN_WAIT_2. (tcp_fin_timeout bounds the peer's orphaned "
+            "FIN_WAIT_2, not this.)",
+        )
+
+
+def data_after_fin(c: Connection) -> Iterator[Finding]:
+    for side in (Side.CLIENT, Side.SERVER):
+        frames = c.facts[side].data_after_fin_frames
+        if not frames:
+            continue
+        yield Finding(
+            kind=FindingKind.DATA_AFTER_FIN,
+            severity=Severity.WARNING,
+            connection=c.id,
+            frames=[c.facts[side].fin_frame, *frames],
+            time=next((e.time for e in c.events if e.frame == frames[0]), None),
+            summary=f"the {side.value} sent new data after its own FIN (frame "
+            f"{c.facts[side].fin_frame}): a protocol violation; a conforming receiver drops it",
+            detail={"side": side.value, "frames": frames},
+            reference="RFC 9293 section 3.10.7.4: no data may follow a FIN in the sequence space",
+            advice="A broken TCP stack, a middlebox rewriting sequence numbers, or a crafted "
+            "packet. Capture on both sides of any middlebox to find which.",
+        )

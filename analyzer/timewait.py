@@ -19,7 +19,10 @@ import numpy as np
 from .model import Connection
 from .vocabulary import Side
 
-MIN_CONNECTIONS_FOR_RATE = 10  # fewer new connections tell no steady rate
+# A steady rate needs enough connections over enough time; a burst of a few
+# connections in milliseconds says nothing about the next minute.
+MIN_CONNECTIONS_FOR_RATE = 10
+MIN_SECONDS_FOR_RATE = 1.0
 
 
 @dataclass
@@ -130,7 +133,7 @@ def summarize(connections: list[Connection], time_wait: float) -> TimeWaitSummar
     for dest in set(dest_syns) | set(dest_intervals):
         syns = sorted(dest_syns.get(dest, []))
         rate = None
-        if len(syns) >= MIN_CONNECTIONS_FOR_RATE and syns[-1] > syns[0]:
+        if len(syns) >= MIN_CONNECTIONS_FOR_RATE and syns[-1] - syns[0] >= MIN_SECONDS_FOR_RATE:
             rate = (len(syns) - 1) / (syns[-1] - syns[0])
         occupancy = Occupancy.from_intervals(*dest_intervals.get(dest, ([], [])))
         destinations.append(

@@ -2,7 +2,8 @@
 
 The reference dumps (``*.tshark.tsv``) are made once with tshark and committed,
 so the tests do not need tshark; ``python -m tests.tshark_reference FILE...``
-makes them again.
+makes them again (``--teardown FILE...`` for the ``*.tshark-teardown.tsv`` dumps
+of tshark's TCP analysis).
 """
 
 from __future__ import annotations
@@ -52,11 +53,38 @@ def make_reference(capture: Path) -> Path:
     return out
 
 
+TEARDOWN_FIELDS = [
+    "frame.number",
+    "tcp.stream",
+    "ip.src",
+    "ipv6.src",
+    "tcp.srcport",
+    "tcp.flags.fin",
+    "tcp.flags.reset",
+    "tcp.connection.fin_active",
+]
+
+
+def make_teardown_reference(capture: Path) -> Path:
+    """tshark's own view of each TCP stream's close (its TCP analysis)."""
+    out = capture.with_name(capture.name + ".tshark-teardown.tsv")
+    cmd = ["tshark", "-r", str(capture), "-T", "fields", "-E", "header=y"]
+    cmd += ["-E", "separator=/t", "-E", "occurrence=f", "-Y", "tcp and not icmp and not icmpv6"]
+    for field in TEARDOWN_FIELDS:
+        cmd += ["-e", field]
+    out.write_text(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+    return out
+
+
 def read_reference(path: Path) -> list[dict[str, str]]:
     with path.open(newline="") as f:
         return list(csv.DictReader(f, delimiter="\t"))
 
 
 if __name__ == "__main__":
-    for name in sys.argv[1:]:
-        print(make_reference(Path(name)))
+    if sys.argv[1] == "--teardown":
+        for name in sys.argv[2:]:
+            print(make_teardown_reference(Path(name)))
+    else:
+        for name in sys.argv[1:]:
+            print(make_reference(Path(name)))

@@ -222,7 +222,7 @@ def pppoe(payload: bytes, ppp_proto: int = 0x0021, length: int | None = None) ->
 def ipv4(
     payload: bytes,
     proto: int = 6,
-    ihl: int = 5,
+    ihl: int | None = None,
     total: int | None = None,
     frag: int = 0,
     options: bytes = b"",
@@ -230,9 +230,11 @@ def ipv4(
     dst: bytes = b"\x0a\0\0\x02",
 ) -> bytes:
     options = _pad4(options)
+    ihl = 5 + len(options) // 4 if ihl is None else ihl
     total = 20 + len(options) + len(payload) if total is None else total
-    head = struct.pack(">BBHHHBBH4s4s", 0x40 | (ihl & 0xF), 0, total & 0xFFFF, 1, frag, 64, proto,
-                       0, src, dst)
+    head = struct.pack(
+        ">BBHHHBBH4s4s", 0x40 | (ihl & 0xF), 0, total & 0xFFFF, 1, frag, 64, proto, 0, src, dst
+    )
     return head + options + payload
 
 
@@ -270,8 +272,10 @@ def tcp(
 ) -> bytes:
     options = _pad4(options)
     doff = 5 + len(options) // 4 if data_offset is None else data_offset
-    head = struct.pack(">HHIIBBHHH", sport, dport, seq, ack, (doff & 0xF) << 4 | flags >> 8,
-                       flags & 0xFF, 65535, 0, 0)
+    head = struct.pack(
+        ">HHIIBBHHH", sport, dport, seq, ack, (doff & 0xF) << 4 | flags >> 8, flags & 0xFF,
+        65535, 0, 0,
+    )
     return head + options + payload
 
 

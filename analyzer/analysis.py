@@ -8,9 +8,9 @@ from typing import Any
 from .capture import CaptureInfo, read_capture
 from .connections import index_connections
 from .findings import Finding, find
-from .timewait import TimeWaitSummary, summarize
 from .model import Connection
 from .teardown import reconstruct
+from .timewait import TimeWaitSummary, summarize
 
 LINUX_TIME_WAIT = 60.0  # TCP_TIMEWAIT_LEN: fixed in Linux, not a sysctl
 LINUX_PORT_RANGE = (32768, 60999)  # net.ipv4.ip_local_port_range default

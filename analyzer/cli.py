@@ -7,13 +7,12 @@ or unreadable input (one line on stderr naming the file and byte offset).
 from __future__ import annotations
 
 import argparse
+import csv
+import json
 import sys
 from collections.abc import Sequence
 
-import csv
-import json
-
-from .analysis import LINUX_TIME_WAIT, Analysis, analyze
+from .analysis import LINUX_PORT_RANGE, LINUX_TIME_WAIT, Analysis, analyze
 from .capture import CaptureError, read_capture
 from .output import segments as segment_output
 from .output.document import analysis_document, write_jsonl
@@ -70,7 +69,66 @@ ANALYZE_FORMATS = ("text", "json", "jsonl", "csv")
 
 
 def _analysis_options(args: argparse.Namespace) -> dict:
-    return {"time_wait": args.time_wait}
+    return {
+        "time_wait": args.time_wait,
+        "port_range": args.port_range,
+        "port_share": args.port_share,
+        "close_wait_threshold": args.close_wait_threshold,
+    }
+
+
+def _port_range(text: str) -> tuple[int, int]:
+    try:
+        low, high = (int(x) for x in text.split("-"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LOW-HIGH, got {text!r}") from None
+    if not 0 < low <= high <= 65535:
+        raise argparse.ArgumentTypeError(f"not a port range: {text!r}")
+    return low, high
+
+
+def _share(text: str) -> float:
+    value = float(text.rstrip("%")) / (100 if text.endswith("%") else 1)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a share in (0, 1] or a percentage: {text!r}")
+    return value
+
+
+def add_analysis_options(p: argparse.ArgumentParser) -> None:
+    """The knobs of an analysis, shared by `analyze` and `report`."""
+    p.add_argument(
+        "--time-wait",
+        type=float,
+        default=LINUX_TIME_WAIT,
+        metavar="SECONDS",
+        help="TIME_WAIT length, 2*MSL (default: Linux's fixed 60 s)",
+    )
+    p.add_argument(
+        "--port-range",
+        type=_port_range,
+        default=LINUX_PORT_RANGE,
+        metavar="LOW-HIGH",
+        help="the clients' ephemeral port range (default: Linux's 32768-60999)",
+    )
+    p.add_argument(
+        "--port-share",
+        type=_share,
+        default=0.5,
+        metavar="SHARE",
+        help="report port exhaustion risk from this share of the range (default 50%%)",
+    )
+    p.add_argument(
+        "--close-wait-threshold",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="CLOSE_WAIT longer than this is a warning (default 10 s)",
+    )
+    p.add_argument(
+        "--fail-on",
+        choices=("warning", "error"),
+        help="exit 1 when a finding of this severity or worse exists",
+    )
 
 
 def _write_analyses(analyses: list[Analysis], args: argparse.Namespace) -> None:
@@ -138,18 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=ANALYZE_FORMATS, default="text")
     p.add_argument("--conn", type=int, metavar="ID", help="ladder diagram of one connection")
     p.add_argument("--all", action="store_true", help="list every connection in text output")
-    p.add_argument(
-        "--time-wait",
-        type=float,
-        default=LINUX_TIME_WAIT,
-        metavar="SECONDS",
-        help="TIME_WAIT length, 2*MSL (default: Linux's fixed 60 s)",
-    )
-    p.add_argument(
-        "--fail-on",
-        choices=("warning", "error"),
-        help="exit 1 when a finding of this severity or worse exists",
-    )
+    add_analysis_options(p)
     p.set_defaults(run=_cmd_analyze)
 
     p = sub.add_parser("segments", help="print the TCP segment table of a capture")

@@ -71,9 +71,7 @@ def test_verdicts(analyses, file, i, expected):
     assert (c.active_closer and c.active_closer.value) == expected["active_closer"]
     assert (c.rst_sender and c.rst_sender.value) == expected["rst_sender"]
     assert c.half_close == expected["half_close"]
-    assert {s.value: n for s, n in c.fin_retransmissions.items()} == expected[
-        "fin_retransmissions"
-    ]
+    assert {s.value: n for s, n in c.fin_retransmissions.items()} == expected["fin_retransmissions"]
     assert {s.value: st.value for s, st in c.end_states.items()} == expected["end_states"]
     tw = c.time_wait
     assert (tw and tw.side.value) == expected["time_wait_side"]
@@ -110,8 +108,9 @@ def test_time_wait_pileup():
     assert Counter(c.time_wait.side.value for c in a.connections) == summary["time_wait_side"]
     running = sum(1 for c in a.connections if c.time_wait.ended_by is None)
     assert running == summary["time_wait_at_capture_end"]
-    assert Counter(c.end_states[Side.CLIENT].value for c in a.connections) == (
-        summary["end_states"]["client"]
+    assert (
+        Counter(c.end_states[Side.CLIENT].value for c in a.connections)
+        == (summary["end_states"]["client"])
     )
 
 

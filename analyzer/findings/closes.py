@@ -21,10 +21,8 @@ def fin_retransmissions(c: Connection) -> Iterator[Finding]:
         resends = [r for r in c.fin_resends if r.side is side]
         if not resends:
             continue
-        if not c.packets[_peer(side)]:
-            cause = "unknown"  # the capture shows nothing of the peer: no way to tell
-        else:
-            cause = resends[0].cause
+        # When the capture shows nothing of the peer there is no way to tell.
+        cause = resends[0].cause if c.packets[_peer(side)] else "unknown"
         reacks = [r.reack_frame for r in resends if r.reack_frame]
         frames = [c.facts[side].fin_frame, *(r.frame for r in resends), *reacks]
         why = {

@@ -27,7 +27,8 @@ def port_exhaustion(
             + f"; TIME_WAIT sockets on the client peaked at {d.occupancy.peak}"
             + (f", heading for {d.forecast:.0f} (rate x {time_wait:g} s)" if d.forecast else "")
             + f" of {ports} ephemeral ports ({port_range[0]}-{port_range[1]}); connect() fails "
-            f"with EADDRNOTAVAIL near {exhaust_rate:.0f} new connections/s"
+            f"with EADDRNOTAVAIL near {exhaust_rate:.0f} new connections/s "
+            f"(TIME_WAIT held by: {held})"
         )
         yield Finding(
             kind=FindingKind.PORT_EXHAUSTION_RISK,

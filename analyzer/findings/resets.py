@@ -31,7 +31,9 @@ def _data_loss(c: Connection, rst: Reset) -> Finding | None:
         connection=c.id,
         frames=[rst.frame],
         time=rst.time,
-        summary=f"RST from the {sender} while data was in flight: " + "; ".join(parts) + " were lost",
+        summary=f"RST from the {sender} while data was in flight: "
+        + "; ".join(parts)
+        + " were lost",
         detail={
             "rst_sender": sender,
             "unacked_bytes": {sender: sent, peer: received},
@@ -135,12 +137,15 @@ def _suspect_origin(c: Connection, rst: Reset) -> Finding | None:
     reasons, detail = [], {}
     usual_ttl = max(ttls, key=ttls.get) if ttls else None
     if usual_ttl is not None and sum(ttls.values()) >= 2 and rst.ttl != usual_ttl:
-        reasons.append(f"its TTL/hop limit is {rst.ttl}, the {rst.sender.value}'s other "
-                       f"packets have {usual_ttl}")
+        reasons.append(
+            f"its TTL/hop limit is {rst.ttl}, the {rst.sender.value}'s other "
+            f"packets have {usual_ttl}"
+        )
         detail.update(rst_ttl=rst.ttl, usual_ttl=usual_ttl)
     if rst.expected_seq is not None and rst.seq != rst.expected_seq:
-        reasons.append(f"its sequence number {rst.seq} is not the sender's next one "
-                       f"({rst.expected_seq})")
+        reasons.append(
+            f"its sequence number {rst.seq} is not the sender's next one ({rst.expected_seq})"
+        )
         detail.update(rst_seq=rst.seq, expected_seq=rst.expected_seq)
     if not reasons:
         return None

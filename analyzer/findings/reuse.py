@@ -11,8 +11,10 @@ from .finding import Finding
 
 MOD = 1 << 32
 HALF = 1 << 31
-RFC1337 = "RFC 1337 (TIME-WAIT Assassination Hazards in TCP), hazard H1; Linux " \
+RFC1337 = (
+    "RFC 1337 (TIME-WAIT Assassination Hazards in TCP), hazard H1; Linux "
     "net.ipv4.tcp_rfc1337 (default 0: a RST ends TIME_WAIT)"
+)
 
 
 def _after(a: int, b: int) -> bool:
@@ -70,8 +72,10 @@ def port_reuse(previous: Connection, c: Connection, time_wait: float) -> Finding
         f"incarnation's {'TIME_WAIT began' if tw else 'last segment'} ({words} 2*MSL)"
     )
     if overlaps:
-        summary += f"; the sequence spaces overlap ({', '.join(overlaps)}): old duplicates " \
+        summary += (
+            f"; the sequence spaces overlap ({', '.join(overlaps)}): old duplicates "
             "could be taken as new data"
+        )
     elif within:
         summary += "; the ISN " + ("increased" if isn_increased else "did not increase")
         if tsval_increased is not None:
@@ -117,9 +121,9 @@ def assassination_by_rst(c: Connection) -> Finding | None:
     holder = peer if tw.side is Side.BOTH else tw.side
     frames = [e.frame for e in (old, ack) if e] + [rst.frame]
     duplicate = ""
-    if old is not None and old.sender.value in c.fin_seq:
-        if not _after(old.seq, c.fin_seq[old.sender]) and old.seq != c.fin_seq[old.sender]:
-            duplicate = " (an old duplicate: its sequence number is below the sender's FIN)"
+    old_fin = c.fin_seq.get(old.sender) if old is not None else None
+    if old_fin is not None and not _after(old.seq, old_fin) and old.seq != old_fin:
+        duplicate = " (an old duplicate: its sequence number is below the sender's FIN)"
     return Finding(
         kind=FindingKind.TIME_WAIT_ASSASSINATION,
         severity=Severity.WARNING,
@@ -128,8 +132,12 @@ def assassination_by_rst(c: Connection) -> Finding | None:
         time=rst.time,
         summary=f"a RST from the {rst.sender.value} killed the {holder.value}'s TIME_WAIT "
         f"{rst.time - tw.start:.3f} s into it"
-        + (f": a late segment (frame {old.frame}){duplicate} drew an ACK from TIME_WAIT "
-           f"(frame {ack.frame}), answered by a RST" if old and ack else ""),
+        + (
+            f": a late segment (frame {old.frame}){duplicate} drew an ACK from TIME_WAIT "
+            f"(frame {ack.frame}), answered by a RST"
+            if old and ack
+            else ""
+        ),
         detail={
             "time_wait_side": holder.value,
             "into_time_wait": rst.time - tw.start,

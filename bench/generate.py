@@ -185,8 +185,10 @@ class Template:
     rows: list[Row] = field(default_factory=list)
     client_end: int = 0  # client's snd_nxt at the end, relative to its ISN
     server_end: int = 0
-    # arrays filled by finish()
-    side: np.ndarray | None = None
+    name: str = ""
+    # Script.finish() adds one numpy array per row attribute: side, flags,
+    # seq, ack, has_ack, pid, tform (rows x symbols), echo, opt, window, lost
+    # and nth (index of the row among its side's rows, for IP IDs).
 
 
 class Script:
@@ -501,7 +503,6 @@ SERVER_IDLE = {
 }
 # Variants that use neither request nor response (their template key ignores them).
 NO_DATA = {"refused", "attempt", "abort_client_unacked"}
-NO_RESPONSE = {"refused", "attempt", "abort_client_unacked"}
 OPEN = "open"  # long-lived; key extra = number of exchanges after the first
 
 
@@ -517,17 +518,17 @@ def _open(s, req, resp, exchanges):
 
 
 _TEMPLATES: dict[tuple, Template] = {}
+_PAYLOAD_LEN: dict[int, int] = {}  # catalogue id -> length, for Script
 
 
 def template(variant: int, req: int, resp: int, v6: bool, ts: bool, extra: int = 0) -> Template:
     key = (variant, req, resp, v6, ts, extra)
     tp = _TEMPLATES.get(key)
     if tp is None:
-        lens = _CAT_LENS_CACHE
-        rp = response_pids(resp, v6, ts)
-        for p in rp + [POLL_REQ, POLL_RESP]:
-            lens.setdefault(p, len(CAT.data[p]))
-        s = Script(ts, v6, lens)
+        rp = response_pids(resp, v6, ts)  # may grow the catalogue
+        for p in range(len(_PAYLOAD_LEN), len(CAT.data)):
+            _PAYLOAD_LEN[p] = len(CAT.data[p])
+        s = Script(ts, v6, _PAYLOAD_LEN)
         if variant < 0:
             meta = _open(s, REQ_PIDS[req], rp, extra)
         else:
@@ -536,9 +537,6 @@ def template(variant: int, req: int, resp: int, v6: bool, ts: bool, extra: int =
         tp.name = VARIANT_NAMES[variant] if variant >= 0 else OPEN
         _TEMPLATES[key] = tp
     return tp
-
-
-_CAT_LENS_CACHE: dict[int, int] = {i: len(b) for i, b in enumerate(CAT.data)}
 
 
 # ---------------------------------------------------------------------------
@@ -965,7 +963,7 @@ def generate(args: argparse.Namespace) -> dict:
     start = np.concatenate([c_start, op_start])
     end = start + np.concatenate([c_dur, op_dur])
     n_all = len(start)
-    names = np.array(VARIANT_NAMES + ["open"])[conns.variant]  # -1 -> "open"
+    names = np.array(VARIANT_NAMES + [OPEN])[conns.variant]  # variant -1 is "open"
     total_tcp = int(c_rows.sum() + op_rows.sum())
     n_arp = n_target - total_tcp
 
@@ -1012,7 +1010,7 @@ def generate(args: argparse.Namespace) -> dict:
     for tp, sel in template_groups(conns):
         client_end[sel] = tp.client_end
         server_end[sel] = tp.server_end
-    kinds = variant_kinds(names)
+    kinds = per_variant("kind", conns.variant)
     reusable = np.isin(kinds, ["graceful", "simultaneous", "abort", "refused"])
     dest = (server + v6 * 16) * 65536 + sport
     gorder = np.lexsort((start, dest, client_key))
@@ -1082,8 +1080,9 @@ def generate(args: argparse.Namespace) -> dict:
 
     # 7. Ground truth.
     wrapped = (isn_c + client_end > 2**32) | (isn_s + server_end > 2**32)
-    closer = closers(names)
-    per_variant = {n: int((names == n).sum()) for n in VARIANT_NAMES + [OPEN]}
+    closer = per_variant("closer", conns.variant)
+    rst_sender = per_variant("rst_sender", conns.variant)
+    count = {n: int((names == n).sum()) for n in VARIANT_NAMES + [OPEN]}
     truth = {
         "packets": n_target,
         "tcp_segments": total_tcp,
@@ -1097,10 +1096,10 @@ def generate(args: argparse.Namespace) -> dict:
             k: {cl: n for cl in CLOSERS if (n := int(((kinds == k) & (closer == cl)).sum()))}
             for k in KINDS
         },
-        "rst_sender": {s: int((rst_senders(names) == s).sum()) for s in SIDE_NAME},
-        "graceful_three_way": int(sum(per_variant[n] for n in VARIANT_NAMES if _meta(n).three_way)),
+        "rst_sender": {s: int((rst_sender == s).sum()) for s in SIDE_NAME},
+        "graceful_three_way": int(sum(count[n] for n in VARIANT_NAMES if _meta(n).three_way)),
         "fin_retransmissions": {
-            s: int(sum(per_variant[n] * _meta(n).fin_retx[i] for n in VARIANT_NAMES))
+            s: int(sum(count[n] * _meta(n).fin_retx[i] for n in VARIANT_NAMES))
             for i, s in enumerate(SIDE_NAME)
         },
         "timestamps_option_connections": int(conns.ts.sum()),
@@ -1110,7 +1109,7 @@ def generate(args: argparse.Namespace) -> dict:
             "gap_60s_or_more": int((gap >= 60).sum()),
         },
         "sequence_wraps": int(wrapped.sum()),
-        "variants": per_variant,
+        "variants": count,
         "duration_s": round(float((ts[-1] - ts[0]) / unit), 3),
         "new_connections_per_s": round(float(rate), 1),
         "concurrency_target": conc,
@@ -1129,28 +1128,15 @@ def generate(args: argparse.Namespace) -> dict:
 
 def _meta(name: str) -> Template:
     """Template metadata of a variant (independent of payload choices)."""
-    if name == "open":
+    if name == OPEN:
         return Template("open", "none")
     return template(VARIANT_NAMES.index(name), 0, 1, False, True)
 
 
-def variant_kinds(names: np.ndarray) -> np.ndarray:
-    table = {n: _meta(n).kind for n in VARIANT_NAMES + ["open"]}
-    return np.array([table[n] for n in VARIANT_NAMES + ["open"]])[_name_index(names)]
-
-
-def closers(names: np.ndarray) -> np.ndarray:
-    return np.array([_meta(n).closer for n in VARIANT_NAMES + ["open"]])[_name_index(names)]
-
-
-def rst_senders(names: np.ndarray) -> np.ndarray:
-    table = np.array([_meta(n).rst_sender or "" for n in VARIANT_NAMES + [OPEN]])
-    return table[_name_index(names)]
-
-
-def _name_index(names: np.ndarray) -> np.ndarray:
-    lookup = {n: i for i, n in enumerate(VARIANT_NAMES + ["open"])}
-    return np.array([lookup[n] for n in names])
+def per_variant(attr: str, variant: np.ndarray) -> np.ndarray:
+    """A metadata attribute for each connection; variant -1 (open) is last."""
+    table = np.array([getattr(_meta(n), attr) or "" for n in VARIANT_NAMES + [OPEN]])
+    return table[variant]
 
 
 def peak_concurrency(start: np.ndarray, end: np.ndarray) -> int:

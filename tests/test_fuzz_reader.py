@@ -329,6 +329,21 @@ def test_valid_pcapng_with_random_packets(built: g.Built) -> None:
     assert not cap.info.truncated, cap.info.warnings
 
 
+@settings(FUZZ, max_examples=60)
+@given(
+    st.booleans(),
+    st.lists(st.tuples(tcp_segments(), st.integers(0, 2**32 - 1)), min_size=1, max_size=4),
+)
+def test_zero_ip_length_takes_any_wire_length(v6: bool, segments) -> None:
+    """IP length 0 (TSO, jumbograms) falls back to the record's 32-bit origlen."""
+    if v6:
+        frames = [g.ethernet(g.ipv6(seg, payload_len=0), 0x86DD) for seg, _ in segments]
+    else:
+        frames = [g.ethernet(g.ipv4(seg, total=0)) for seg, _ in segments]
+    cap = read(g.pcap_file(frames, origlens=[o for _, o in segments]).data)
+    assert cap is not None and cap.info.frames == len(frames)
+
+
 # --- properties: damage keeps what is whole before it ------------------------
 
 # Values to write over a 4-byte field: zero, tiny, just under the minimum of a

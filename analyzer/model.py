@@ -20,7 +20,7 @@ class Endpoint:
         return f"[{self.ip}]:{self.port}" if ":" in self.ip else f"{self.ip}:{self.port}"
 
 
-@dataclass
+@dataclass(slots=True)
 class Event:
     """One teardown event: a segment, what it meant, and both sides' states after it."""
 
@@ -36,7 +36,7 @@ class Event:
     server_state: State
 
 
-@dataclass
+@dataclass(slots=True)
 class TimeWait:
     """Who holds the 4-tuple in TIME_WAIT, and for how long."""
 
@@ -47,7 +47,7 @@ class TimeWait:
     start_estimated: bool = False  # the ACK of the peer's FIN was not captured
 
 
-@dataclass
+@dataclass(slots=True)
 class FinResend:
     """A FIN sent again (same sequence number), and what the capture says of why."""
 
@@ -58,7 +58,7 @@ class FinResend:
     reack_frame: int | None  # the TIME_WAIT side's re-ACK answering it, if captured
 
 
-@dataclass
+@dataclass(slots=True)
 class Reset:
     """A RST and the state of the byte streams when it passed."""
 
@@ -75,7 +75,7 @@ class Reset:
     payload: int  # bytes carried by the RST itself (RFC 1122 reset cause text)
 
 
-@dataclass
+@dataclass(slots=True)
 class SideFacts:
     """Per side: what findings need beyond the events."""
 
@@ -90,7 +90,7 @@ class SideFacts:
     fin_ack_time: float | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Connection:
     """One incarnation of a 4-tuple, from its SYN (or first segment) to its last."""
 

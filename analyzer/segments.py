@@ -77,9 +77,17 @@ _FLAG_LETTERS = (
 )
 
 
+def _letters(flags: int) -> str:
+    return "".join(letter for bit, letter in _FLAG_LETTERS if flags & bit) or "none"
+
+
+# Every 12-bit flag combination, spelled once (events spell flags very often).
+_FLAG_TEXT = [_letters(f) for f in range(1 << 12)]
+
+
 def flags_text(flags: int) -> str:
     """tcpdump-style flag letters: S, F, R, P, '.' for ACK, U, E, W."""
-    return "".join(letter for bit, letter in _FLAG_LETTERS if flags & bit) or "none"
+    return _FLAG_TEXT[flags & 0xFFF]
 
 
 @dataclass

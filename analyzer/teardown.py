@@ -14,6 +14,7 @@ correctly.
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -39,7 +40,7 @@ def unwrap(raw: int, base: int, reference: int) -> int:
     return reference + (delta - MOD if delta >= HALF else delta)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Side:
     """One side's running view of its byte stream and state."""
 
@@ -119,15 +120,15 @@ class _Walk:
                 side.tw_ended_by = TimeWaitEnd.TIMEOUT
                 side.tw_end = side.tw_start + self.time_wait
 
-    def segment(self, row: dict, from_server: bool) -> None:
-        now = row["ts_ns"] / NS
+    def segment(self, row: tuple, from_server: bool) -> None:
+        now = row[TS_NS] / NS
         self.expire_time_wait(now)
         s, r, who = self.sides(from_server)
-        flags, seq, ack, length = row["flags"], row["seq"], row["ack"], row["payload_len"]
-        copy = (row["ip_id"], seq, ack, flags, length)
-        if row["ip_id"] >= 0 and copy == s.last_copy and now - s.last_time <= DUPLICATE_WINDOW:
+        flags, seq, ack, length = row[FLAGS], row[SEQ], row[ACK_NO], row[PAYLOAD_LEN]
+        copy = (row[IP_ID], seq, ack, flags, length)
+        if row[IP_ID] >= 0 and copy == s.last_copy and now - s.last_time <= DUPLICATE_WINDOW:
             # The same segment captured twice: an artefact, not a retransmission.
-            self.duplicate_frames.append(row["frame"])
+            self.duplicate_frames.append(row[FRAME])
             return
         s.last_copy, s.last_time = copy, now
         kinds: set[EventKind] = set()
@@ -138,12 +139,12 @@ class _Walk:
             self.server_answered = True
         s.packets += 1
         s.payload += length
-        if row["tsval"] >= 0:
-            s.last_tsval = row["tsval"]
+        if row[TSVAL] >= 0:
+            s.last_tsval = row[TSVAL]
             if s.first_tsval is None:
-                s.first_tsval = row["tsval"]
+                s.first_tsval = row[TSVAL]
         if not flags & RST:
-            s.facts.ttls[row["ttl"]] = s.facts.ttls.get(row["ttl"], 0) + 1
+            s.facts.ttls[row[TTL]] = s.facts.ttls.get(row[TTL], 0) + 1
 
         if flags & SYN:
             self._syn(s, r, who, row, kinds)
@@ -161,11 +162,11 @@ class _Walk:
             and s.state in (State.ESTABLISHED, State.CLOSE_WAIT)
         ):
             kinds.add(EventKind.KEEPALIVE)
-            s.facts.keepalive_frames.append(row["frame"])
+            s.facts.keepalive_frames.append(row[FRAME])
         if new_data:
             self._new_data(s, r, who, row, u, kinds)
             s.data_end_u = u + length
-            s.facts.last_payload_frame = row["frame"]
+            s.facts.last_payload_frame = row[FRAME]
             s.facts.last_payload_time = now
         s.next_u = max(s.next_u, end_u)
 
@@ -179,7 +180,7 @@ class _Walk:
             kind = min(kinds, key=_RANK.__getitem__)
             self.events.append(
                 Event(
-                    frame=row["frame"],
+                    frame=row[FRAME],
                     time=now,
                     sender=who,
                     flags=flags_text(flags),
@@ -192,10 +193,10 @@ class _Walk:
                 )
             )
 
-    def _syn(self, s: _Side, r: _Side, who: Side, row: dict, kinds: set) -> None:
-        is_syn_ack = bool(row["flags"] & ACK)
+    def _syn(self, s: _Side, r: _Side, who: Side, row: tuple, kinds: set) -> None:
+        is_syn_ack = bool(row[FLAGS] & ACK)
         if s.isn is None:
-            s.isn = s.base = row["seq"]
+            s.isn = s.base = row[SEQ]
             s.next_u = 0
             s.state = step(s.state, E.SEND_SYN_ACK if is_syn_ack else E.SEND_SYN)
             r.state = step(r.state, E.RECV_SYN_ACK if is_syn_ack else E.RECV_SYN)
@@ -204,24 +205,24 @@ class _Walk:
             kinds.add(EventKind.SYN_RETRANSMISSION)
 
     def _new_data(self, s: _Side, r: _Side, who: Side, row, u: int, kinds: set) -> None:
-        if s.fin_u is not None and u + row["payload_len"] > s.fin_u:
+        if s.fin_u is not None and u + row[PAYLOAD_LEN] > s.fin_u:
             kinds.add(EventKind.DATA_AFTER_FIN)
-            s.facts.data_after_fin_frames.append(row["frame"])
+            s.facts.data_after_fin_frames.append(row[FRAME])
         elif r.fin_u is not None:
             self.half_close = True
             if not s.facts.half_close_frames:
                 kinds.add(EventKind.HALF_CLOSE_DATA)
-            s.facts.half_close_frames.append(row["frame"])
+            s.facts.half_close_frames.append(row[FRAME])
 
     def _ack(self, s, r, who, row, now, kinds, sender_in_tw) -> None:
         if r.base is None:
             # We have not seen the peer send; its byte stream starts at this ack.
-            r.base = row["ack"]
-        a_u = unwrap(row["ack"], r.base, r.next_u)
+            r.base = row[ACK_NO]
+        a_u = unwrap(row[ACK_NO], r.base, r.next_u)
         s.acked_u = a_u if s.acked_u is None else max(s.acked_u, a_u)
         if a_u > r.next_u and r.packets:
-            self.missed_frames.append(row["frame"])
-        if who is Side.SERVER and s.isn is None and r.isn is not None and not row["flags"] & SYN:
+            self.missed_frames.append(row[FRAME])
+        if who is Side.SERVER and s.isn is None and r.isn is not None and not row[FLAGS] & SYN:
             # The server answers the client's SYN with a bare ACK: a socket of
             # the previous incarnation, still in TIME_WAIT, refused the SYN.
             kinds.add(EventKind.TIME_WAIT_ACK)
@@ -233,7 +234,7 @@ class _Walk:
         reack = covers_fin and self.reack_wanted is not None and self.reack_wanted.side is not who
         if (
             sender_in_tw
-            and not row["flags"] & (FIN | RST)
+            and not row[FLAGS] & (FIN | RST)
             and (not covers_fin or r.fin_acked or reack)
         ):
             # An ACK from TIME_WAIT that is not its first ACK of the peer's FIN:
@@ -241,7 +242,7 @@ class _Walk:
             # a SYN that met the TIME_WAIT.
             kinds.add(EventKind.TIME_WAIT_ACK)
             if reack:
-                self.reack_wanted.reack_frame = row["frame"]
+                self.reack_wanted.reack_frame = row[FRAME]
                 self.reack_wanted = None
         if not covers_fin:
             return
@@ -252,7 +253,7 @@ class _Walk:
             return
         r.fin_acked = True
         if r.facts.fin_ack_frame is None:
-            r.facts.fin_ack_frame = row["frame"]
+            r.facts.fin_ack_frame = row[FRAME]
             r.facts.fin_ack_time = now
         r.state = step(r.state, E.FIN_ACKED)
         if r.state is State.TIME_WAIT:
@@ -267,14 +268,14 @@ class _Walk:
     def _fin(self, s, r, who, row, now, fin_u: int, kinds: set) -> None:
         if s.fin_u is None:
             s.fin_u = fin_u
-            s.facts.fin_frame = row["frame"]
+            s.facts.fin_frame = row[FRAME]
             kinds.add(EventKind.FIN)
             crossing = False
             if self.first_fin_side is None:
                 self.first_fin_side = who
             elif r.fin_u is not None:
-                acks_peer_fin = bool(row["flags"] & ACK) and (
-                    unwrap(row["ack"], r.base, r.next_u) >= r.fin_u + 1
+                acks_peer_fin = bool(row[FLAGS] & ACK) and (
+                    unwrap(row[ACK_NO], r.base, r.next_u) >= r.fin_u + 1
                 )
                 crossing = not acks_peer_fin
                 self.crossed = crossing
@@ -283,7 +284,7 @@ class _Walk:
             s.fin_retransmissions += 1
             kinds.add(EventKind.FIN_RETRANSMISSION)
             resend = FinResend(
-                frame=row["frame"],
+                frame=row[FRAME],
                 time=now,
                 side=who,
                 cause="lost_final_ack" if s.fin_acked else "lost_fin",
@@ -313,17 +314,17 @@ class _Walk:
             unacked_received = max(0, r.data_end_u - max(s.acked_u, 1))
         self.resets.append(
             Reset(
-                frame=row["frame"],
+                frame=row[FRAME],
                 time=now,
                 sender=who,
-                seq=row["seq"],
+                seq=row[SEQ],
                 expected_seq=(s.base + s.next_u) % MOD if s.packets > 1 else None,
-                ttl=row["ttl"],
+                ttl=row[TTL],
                 sender_state=s.state,
                 receiver_state=r.state,
                 unacked_sent=unacked_sent,
                 unacked_received=unacked_received,
-                payload=row["payload_len"],
+                payload=row[PAYLOAD_LEN],
             )
         )
         if self.rst_sender is None:
@@ -379,10 +380,14 @@ class _Walk:
         )
 
 
-def _row_dicts(seg: SegmentTable, rows: np.ndarray) -> list[dict]:
-    names = ("frame", "ts_ns", "flags", "seq", "ack", "payload_len", "tsval", "ttl", "ip_id")
-    cols = [seg.columns[n][rows].tolist() for n in names]
-    return [dict(zip(names, values)) for values in zip(*cols)]
+# A segment row, as the walk reads it: a tuple in this column order.
+ROW_COLUMNS = ("frame", "ts_ns", "flags", "seq", "ack", "payload_len", "tsval", "ttl", "ip_id")
+FRAME, TS_NS, FLAGS, SEQ, ACK_NO, PAYLOAD_LEN, TSVAL, TTL, IP_ID = range(len(ROW_COLUMNS))
+
+
+def _rows(seg: SegmentTable, order: np.ndarray) -> list[tuple]:
+    """All segment rows in connection order, converted to Python once."""
+    return list(zip(*(seg.columns[n][order].tolist() for n in ROW_COLUMNS)))
 
 
 def reconstruct(
@@ -393,19 +398,15 @@ def reconstruct(
     time_wait: float = 60.0,
 ) -> list[Connection]:
     """Walk every connection; returns them in order of their first frame."""
-    connections: list[Connection] = []
-    from_server_all = index.from_server
-    for c in range(len(index)):
-        lo, hi = index.starts[c], index.starts[c + 1]
-        rows = index.order[lo:hi]
-        from_server = from_server_all[lo:hi].tolist()
-        first_flags = int(seg.flags[rows[0]])
-        walk = _Walk(bool(first_flags & SYN), time_wait)
-        segment_rows = _row_dicts(seg, rows)
-        for row, srv in zip(segment_rows, from_server):
-            walk.segment(row, srv)
-        walk.expire_time_wait(capture_end)
-        connections.append(_connection(seg, index, c, walk, segment_rows))
+    # The walk makes many small objects and no reference cycles: the cyclic
+    # garbage collector would only rescan them again and again.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        connections = _walk_all(seg, index, capture_end, time_wait)
+    finally:
+        if collecting:
+            gc.enable()
     connections.sort(key=lambda conn: conn.first_frame)
     for new_id, conn in enumerate(connections, 1):
         conn.id = new_id
@@ -413,7 +414,22 @@ def reconstruct(
     return connections
 
 
-def _connection(seg, index, c, walk: _Walk, rows: list[dict]) -> Connection:
+def _walk_all(seg, index, capture_end: float, time_wait: float) -> list[Connection]:
+    connections: list[Connection] = []
+    rows = _rows(seg, index.order)
+    from_server = index.from_server.tolist()
+    starts = index.starts.tolist()
+    for c in range(len(index)):
+        lo, hi = starts[c], starts[c + 1]
+        walk = _Walk(bool(rows[lo][FLAGS] & SYN), time_wait)
+        for i in range(lo, hi):
+            walk.segment(rows[i], from_server[i])
+        walk.expire_time_wait(capture_end)
+        connections.append(_connection(seg, index, c, walk, rows[lo], rows[hi - 1]))
+    return connections
+
+
+def _connection(seg, index, c, walk: _Walk, first: tuple, last: tuple) -> Connection:
     client, server = walk.client, walk.server
     addresses = seg.addresses
     facts = {Side.CLIENT: client.facts, Side.SERVER: server.facts}
@@ -423,10 +439,10 @@ def _connection(seg, index, c, walk: _Walk, rows: list[dict]) -> Connection:
         server=Endpoint(addresses[index.server_addr[c]], int(index.server_port[c])),
         roles_inferred=bool(index.roles_inferred[c]),
         incarnation=int(index.incarnation[c]),
-        first_frame=rows[0]["frame"],
-        last_frame=rows[-1]["frame"],
-        first_time=rows[0]["ts_ns"] / NS,
-        last_time=rows[-1]["ts_ns"] / NS,
+        first_frame=first[FRAME],
+        last_frame=last[FRAME],
+        first_time=first[TS_NS] / NS,
+        last_time=last[TS_NS] / NS,
         isn_client=client.isn,
         isn_server=server.isn,
         close=walk.close_kind(),

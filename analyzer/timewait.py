@@ -14,8 +14,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from .model import Connection
 from .vocabulary import Side
 
@@ -37,18 +35,21 @@ class Occupancy:
     def from_intervals(cls, starts: list[float], ends: list[float]) -> Occupancy:
         if not starts:
             return cls([], 0, None)
-        times = np.concatenate([starts, ends])
-        steps = np.concatenate([np.ones(len(starts), int), -np.ones(len(ends), int)])
-        # At equal times, ends before starts: a port freed and reused at once
-        # is not counted twice.
-        order = np.lexsort((steps, times))
-        times, counts = times[order], np.cumsum(steps[order])
-        last = np.ones(len(times), bool)
-        last[:-1] = times[1:] != times[:-1]
-        times, counts = times[last], counts[last]
-        peak_at = int(np.argmax(counts))
-        series = list(zip(times.tolist(), counts.tolist()))
-        return cls(series, int(counts[peak_at]), float(times[peak_at]))
+        # At equal times, ends (-1) sort before starts (+1): a port freed and
+        # reused at the same instant is not counted twice.
+        steps = sorted([(t, 1) for t in starts] + [(t, -1) for t in ends])
+        series: list[tuple[float, int]] = []
+        count = peak = 0
+        peak_time = steps[0][0]
+        for t, step in steps:
+            count += step
+            if series and series[-1][0] == t:
+                series[-1] = (t, count)
+            else:
+                series.append((t, count))
+            if count > peak:
+                peak, peak_time = count, t
+        return cls(series, peak, peak_time)
 
 
 @dataclass

@@ -91,7 +91,7 @@ def analysis_document(a: Analysis) -> dict[str, Any]:
 
 
 def write_json(a: Analysis, out: TextIO) -> None:
-    json.dump(analysis_document(a), out, indent=1)
+    json.dump(analysis_document(a), out, separators=(",", ":"))
     out.write("\n")
 
 

@@ -40,19 +40,8 @@ FIELDS = [
 ]
 
 
-def make_reference(capture: Path) -> Path:
-    out = capture.with_name(capture.name + ".tshark.tsv")
-    cmd = ["tshark", "-r", str(capture), "-o", "tcp.relative_sequence_numbers:FALSE"]
-    cmd += ["-T", "fields", "-E", "header=y", "-E", "separator=/t", "-E", "occurrence=f"]
-    # TCP headers quoted inside ICMP errors are not segments of a connection.
-    cmd += ["-Y", "tcp and not icmp and not icmpv6"]
-    for field in FIELDS:
-        cmd += ["-e", field]
-    text = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    out.write_text(text)
-    return out
-
-
+# TCP headers quoted inside ICMP errors are not segments of a connection.
+TCP_FILTER = "tcp and not icmp and not icmpv6"
 TEARDOWN_FIELDS = [
     "frame.number",
     "tcp.stream",
@@ -65,14 +54,28 @@ TEARDOWN_FIELDS = [
 ]
 
 
+def tshark_fields(
+    capture: Path, fields: list[str], *, options: tuple = (), display_filter: str = TCP_FILTER
+) -> str:
+    """tshark's tab-separated field dump (with a header row) of the TCP frames."""
+    cmd = ["tshark", "-r", str(capture), *options, "-T", "fields", "-E", "header=y"]
+    cmd += ["-E", "separator=/t", "-E", "occurrence=f", "-Y", display_filter]
+    for field in fields:
+        cmd += ["-e", field]
+    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+
+
+def make_reference(capture: Path) -> Path:
+    out = capture.with_name(capture.name + ".tshark.tsv")
+    options = ("-o", "tcp.relative_sequence_numbers:FALSE")
+    out.write_text(tshark_fields(capture, FIELDS, options=options))
+    return out
+
+
 def make_teardown_reference(capture: Path) -> Path:
     """tshark's own view of each TCP stream's close (its TCP analysis)."""
     out = capture.with_name(capture.name + ".tshark-teardown.tsv")
-    cmd = ["tshark", "-r", str(capture), "-T", "fields", "-E", "header=y"]
-    cmd += ["-E", "separator=/t", "-E", "occurrence=f", "-Y", "tcp and not icmp and not icmpv6"]
-    for field in TEARDOWN_FIELDS:
-        cmd += ["-e", field]
-    out.write_text(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+    out.write_text(tshark_fields(capture, TEARDOWN_FIELDS))
     return out
 
 

@@ -22,6 +22,7 @@ import json
 import shutil
 import struct
 import subprocess
+import sys
 import zlib
 from pathlib import Path
 
@@ -31,31 +32,10 @@ CORPUS = Path("/work/shared/corpus")
 PUBLIC = CORPUS / "public"
 ZEEK = CORPUS / "zeek" / "traces"
 
-TSHARK_FIELDS = [
-    "frame.number",
-    "frame.time_epoch",
-    "frame.interface_id",
-    "ip.version",
-    "ip.src",
-    "ipv6.src",
-    "ip.dst",
-    "ipv6.dst",
-    "tcp.srcport",
-    "tcp.dstport",
-    "tcp.flags",
-    "tcp.seq_raw",
-    "tcp.ack_raw",
-    "tcp.window_size_value",
-    "tcp.len",
-    "ip.ttl",
-    "ipv6.hlim",
-    "ip.id",
-    "tcp.options.timestamp.tsval",
-    "tcp.options.timestamp.tsecr",
-    "tcp.options.mss_val",
-    "tcp.options.wscale.shift",
-    "tcp.options.sack_perm",
-]
+# The same fields the reader tests compare (one list, in tests/tshark_reference.py).
+sys.path.insert(0, str(HERE.parents[2]))
+from tests.tshark_reference import FIELDS as TSHARK_FIELDS  # noqa: E402
+from tests.tshark_reference import tshark_fields  # noqa: E402
 
 # --------------------------------------------------------------------------
 # packet building
@@ -1538,26 +1518,9 @@ def make_broken():
 # reference dumps
 # --------------------------------------------------------------------------
 
-TSHARK_BASE = [
-    "-o",
-    "tcp.relative_sequence_numbers:FALSE",
-    "-T",
-    "fields",
-    "-E",
-    "header=y",
-    "-E",
-    "separator=/t",
-    "-E",
-    "occurrence=f",
-]
-
-
 def tshark_dump(path: Path, extra=()):
-    args = ["tshark", "-r", str(path), *extra, *TSHARK_BASE, "-Y", "tcp"]
-    for f in TSHARK_FIELDS:
-        args += ["-e", f]
-    r = subprocess.run(args, capture_output=True, text=True, check=True)
-    return r.stdout
+    options = (*extra, "-o", "tcp.relative_sequence_numbers:FALSE")
+    return tshark_fields(path, TSHARK_FIELDS, options=options, display_filter="tcp")
 
 
 def container_facts(path: Path):

@@ -67,6 +67,7 @@ class Reset:
     sender: Side
     seq: int
     expected_seq: int | None  # the sender's snd_nxt as seen, if known
+    receiver_next: int | None  # the receiver's rcv_nxt: the highest ack it sent, if any
     ttl: int
     sender_state: State  # before the RST
     receiver_state: State

@@ -319,6 +319,7 @@ class _Walk:
                 sender=who,
                 seq=row[SEQ],
                 expected_seq=(s.base + s.next_u) % MOD if s.packets > 1 else None,
+                receiver_next=(s.base + r.acked_u) % MOD if r.acked_u is not None else None,
                 ttl=row[TTL],
                 sender_state=s.state,
                 receiver_state=r.state,

@@ -56,7 +56,11 @@ def _unread_data(c: Connection, rst: Reset) -> Finding | None:
     answer has usually read it: that is an abortive close.
     """
     sender, peer = c.facts[rst.sender], c.facts[_peer(rst.sender)]
-    if rst.sender.value in c.fin_seq or peer.last_payload_frame is None:
+    if rst.sender in c.fin_seq or peer.last_payload_frame is None:
+        return None
+    if peer.fin_frame is not None and peer.fin_frame < rst.frame:
+        # The peer had finished (sent its FIN): its last message wanted no
+        # answer (an LDAP unbind, a QUIT). Resetting then is an abortive close.
         return None
     if rst.unacked_received:  # not acked: lost in flight, not unread
         return None
@@ -142,9 +146,15 @@ def _suspect_origin(c: Connection, rst: Reset) -> Finding | None:
             f"packets have {usual_ttl}"
         )
         detail.update(rst_ttl=rst.ttl, usual_ttl=usual_ttl)
-    if rst.expected_seq is not None and rst.seq != rst.expected_seq:
+    # A RST may carry the sender's next sequence number, or (answering a
+    # segment) that segment's ack, which is the receiver's rcv_nxt (RFC 793).
+    # Only a synchronized receiver (one that has acked something) has an
+    # rcv_nxt to check against (RFC 5961 section 3.2).
+    acceptable = {x for x in (rst.expected_seq, rst.receiver_next) if x is not None}
+    if rst.receiver_next is not None and rst.seq not in acceptable:
         reasons.append(
-            f"its sequence number {rst.seq} is not the sender's next one ({rst.expected_seq})"
+            f"its sequence number {rst.seq} is neither the sender's next one "
+            f"({rst.expected_seq}) nor what the receiver expects ({rst.receiver_next})"
         )
         detail.update(rst_seq=rst.seq, expected_seq=rst.expected_seq)
     if not reasons:
@@ -167,24 +177,22 @@ def _suspect_origin(c: Connection, rst: Reset) -> Finding | None:
 
 
 def reset_findings(c: Connection) -> Iterator[Finding]:
-    for rst in c.resets:
-        explained = False
+    """The first RST ended the connection: only it can say why. Every RST may be forged."""
+    for i, rst in enumerate(c.resets):
         suspect = _suspect_origin(c, rst)
+        if suspect:
+            yield suspect
+        if i:
+            continue
         # A RST the host probably did not send says nothing of the host's
         # application (unread data, closing early, keepalives); lost data is
         # lost whoever sent it.
         detectors = [_data_loss]
         if suspect is None:
             detectors += [_unread_data, _after_close, _keepalive_timeout]
-        for detector in detectors:
-            finding = detector(c, rst)
-            if finding:
-                explained = True
-                yield finding
-        if suspect:
-            explained = True
-            yield suspect
-        if not explained and rst is c.resets[0] and c.close is CloseKind.ABORT:
+        causes = [f for f in (d(c, rst) for d in detectors) if f]
+        yield from causes
+        if not causes and not suspect and c.close is CloseKind.ABORT:
             yield _abortive(c, rst)
 
 

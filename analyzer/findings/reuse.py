@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from ..model import Connection, Endpoint
 from ..teardown import syn_refused_by_time_wait
-from ..vocabulary import EventKind, FindingKind, Severity, Side, TimeWaitEnd
+from ..vocabulary import EventKind, FindingKind, Severity, Side, State, TimeWaitEnd
 from .finding import Finding
 
 MOD = 1 << 32
@@ -111,7 +111,9 @@ def assassination_by_rst(c: Connection) -> Finding | None:
     tw = c.time_wait
     if tw is None or tw.ended_by is not TimeWaitEnd.RST:
         return None
-    rst = next((r for r in c.resets if abs(r.time - tw.end) < 1e-9), None)
+    # Assassination is a RST *reaching* the TIME_WAIT side; a TIME_WAIT side
+    # that sends a RST itself (answering a stray segment) ends it by its own rule.
+    rst = next((r for r in c.resets if r.receiver_state is State.TIME_WAIT), None)
     if rst is None:
         return None
     steps = [e for e in c.events if tw.start <= e.time <= rst.time]

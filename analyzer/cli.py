@@ -12,13 +12,20 @@ import json
 import sys
 from collections.abc import Sequence
 
-from .analysis import LINUX_PORT_RANGE, LINUX_TIME_WAIT, Analysis, analyze
+from .analysis import (
+    DEFAULT_MAX_CONNECTIONS,
+    LINUX_PORT_RANGE,
+    LINUX_TIME_WAIT,
+    Analysis,
+    analyze,
+)
 from .capture import CaptureError, read_capture
 from .output import segments as segment_output
 from .output.document import analysis_document, write_jsonl
 from .output.ladder import ladder
 from .output.table import ROW_FIELDS, connection_row
 from .output.text import write_text
+from .output.zeek import write_conn_log
 from .vocabulary import SEVERITY_RANK, Severity
 
 EXIT_OK = 0
@@ -65,7 +72,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-ANALYZE_FORMATS = ("text", "json", "jsonl", "csv")
+ANALYZE_FORMATS = ("text", "json", "jsonl", "csv", "zeek")
 
 
 def _analysis_options(args: argparse.Namespace) -> dict:
@@ -74,6 +81,7 @@ def _analysis_options(args: argparse.Namespace) -> dict:
         "port_range": args.port_range,
         "port_share": args.port_share,
         "close_wait_threshold": args.close_wait_threshold,
+        "max_connections": args.max_connections,
     }
 
 
@@ -125,6 +133,14 @@ def add_analysis_options(p: argparse.ArgumentParser) -> None:
         help="CLOSE_WAIT longer than this is a warning (default 10 s)",
     )
     p.add_argument(
+        "--max-connections",
+        type=int,
+        default=DEFAULT_MAX_CONNECTIONS,
+        metavar="N",
+        help="analyse at most N connections per capture, the earliest "
+        "(default 1,000,000; a warning says how many were left out)",
+    )
+    p.add_argument(
         "--fail-on",
         choices=("warning", "error"),
         help="exit 1 when a finding of this severity or worse exists",
@@ -158,6 +174,8 @@ def _write_analyses(analyses: list[Analysis], args: argparse.Namespace) -> None:
         for a in analyses:
             for c in a.connections:
                 writer.writerow({"capture": a.capture.path, **connection_row(c)})
+    elif args.format == "zeek":
+        write_conn_log([r for a in analyses for r in a.zeek_records], out)
     else:
         for i, a in enumerate(analyses):
             if i:
@@ -187,6 +205,45 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS if _fails(analyses, args.fail_on) else EXIT_OK
 
 
+EXIT_NOTHING_READ = 3  # report: no capture could be read
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    import signal
+
+    from .batch import ReportUsageError, report
+
+    # A polite kill (SIGTERM) stops the run like Ctrl-C: finished work is kept.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        summary = report(
+            args.inputs,
+            args.out,
+            jobs=args.jobs,
+            scheduler=args.scheduler,
+            resume=args.resume,
+            timeout=args.timeout,
+            progress=not args.quiet,
+            **_analysis_options(args),
+        )
+    except (ReportUsageError, RuntimeError) as e:
+        print(f"teardown: {e}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    if summary.interrupted:
+        return 130
+    return summary.exit_code(args.fail_on)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="teardown", description="How every TCP connection in a capture ended."
@@ -209,6 +266,41 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="format, link types, counts, time span, warnings")
     p.add_argument("file", help="pcap, pcapng or gzip of either; - for stdin")
     p.set_defaults(run=_cmd_info)
+
+    p = sub.add_parser(
+        "report",
+        help="one report (HTML, JSON, CSV) over many captures, in parallel",
+        description="Walk capture files and directories (recursively; pcap, pcapng, gzip, "
+        "told by content), analyse each capture in parallel and write OUT/index.html, "
+        "summary.json, connections.csv, findings.jsonl, errors.json and captures/*.json. "
+        "Exit status: 0; 1 with --fail-on; 2 usage; 3 no capture could be read; "
+        "130 interrupted (finished captures are kept: rerun with --resume).",
+    )
+    p.add_argument("inputs", nargs="+", metavar="PATH", help="capture files or directories")
+    p.add_argument("-o", "--out", required=True, metavar="DIR", help="the report directory")
+    p.add_argument(
+        "--jobs", type=_positive_int, metavar="N", help="worker processes (default: all cores)"
+    )
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run on a Dask distributed scheduler (tcp://host:8786), or 'local' for a "
+        "Dask LocalCluster (needs the dask extra)",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep results already in OUT for the same file content and options",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="give up on a capture after this long (local pool)",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    add_analysis_options(p)
+    p.set_defaults(run=_cmd_report)
     return parser
 
 

@@ -344,9 +344,10 @@ class _Walk:
             return CloseKind.ABORT if self.resets else CloseKind.INCOMPLETE
         if self.resets:
             if self.client.isn is not None and self.server.isn is None:
-                if self.server_answered:
+                if self.rst_sender is Side.SERVER:
                     return CloseKind.REFUSED
-                return CloseKind.ATTEMPT
+                if not self.server_answered:
+                    return CloseKind.ATTEMPT
             return CloseKind.ABORT
         if self.client.isn is not None and not self.server_answered:
             return CloseKind.ATTEMPT
@@ -386,8 +387,13 @@ ROW_COLUMNS = ("frame", "ts_ns", "flags", "seq", "ack", "payload_len", "tsval", 
 FRAME, TS_NS, FLAGS, SEQ, ACK_NO, PAYLOAD_LEN, TSVAL, TTL, IP_ID = range(len(ROW_COLUMNS))
 
 
+# Rows are converted to Python objects a block of connections at a time, so
+# that memory for them stays bounded whatever the capture's size.
+ROWS_PER_BLOCK = 200_000
+
+
 def _rows(seg: SegmentTable, order: np.ndarray) -> list[tuple]:
-    """All segment rows in connection order, converted to Python once."""
+    """Segment rows in connection order, as tuples of Python ints."""
     return list(zip(*(seg.columns[n][order].tolist() for n in ROW_COLUMNS)))
 
 
@@ -417,16 +423,23 @@ def reconstruct(
 
 def _walk_all(seg, index, capture_end: float, time_wait: float) -> list[Connection]:
     connections: list[Connection] = []
-    rows = _rows(seg, index.order)
-    from_server = index.from_server.tolist()
-    starts = index.starts.tolist()
-    for c in range(len(index)):
-        lo, hi = starts[c], starts[c + 1]
-        walk = _Walk(bool(rows[lo][FLAGS] & SYN), time_wait)
-        for i in range(lo, hi):
-            walk.segment(rows[i], from_server[i])
-        walk.expire_time_wait(capture_end)
-        connections.append(_connection(seg, index, c, walk, rows[lo], rows[hi - 1]))
+    starts = index.starts
+    c = 0
+    while c < len(index):
+        # The next block: whole connections, about ROWS_PER_BLOCK segments.
+        end = int(np.searchsorted(starts, starts[c] + ROWS_PER_BLOCK, side="right")) - 1
+        end = min(max(end, c + 1), len(index))
+        base = int(starts[c])
+        rows = _rows(seg, index.order[base : starts[end]])
+        from_server = index.from_server[base : starts[end]].tolist()
+        for conn in range(c, end):
+            lo, hi = int(starts[conn]) - base, int(starts[conn + 1]) - base
+            walk = _Walk(bool(rows[lo][FLAGS] & SYN), time_wait)
+            for i in range(lo, hi):
+                walk.segment(rows[i], from_server[i])
+            walk.expire_time_wait(capture_end)
+            connections.append(_connection(seg, index, conn, walk, rows[lo], rows[hi - 1]))
+        c = end
     return connections
 
 

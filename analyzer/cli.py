@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import sys
 from collections.abc import Sequence
 
@@ -21,7 +20,7 @@ from .analysis import (
 )
 from .capture import CaptureError, read_capture
 from .output import segments as segment_output
-from .output.document import analysis_document, write_jsonl
+from .output.document import write_json, write_jsonl
 from .output.ladder import ladder
 from .output.table import ROW_FIELDS, connection_row
 from .output.text import write_text
@@ -159,12 +158,13 @@ def _write_analyses(analyses: list[Analysis], args: argparse.Namespace) -> None:
             out.write(ladder(a.connection(args.conn)))
         return
     if args.format == "json":
-        docs = [analysis_document(a) for a in analyses]
         # One file: one document; several: a list of documents, in order.
-        # Compact: json's C encoder only runs without indent (10x faster on
-        # big captures); pipe through `jq` to read it.
-        json.dump(docs[0] if len(docs) == 1 else docs, out, separators=(",", ":"))
-        out.write("\n")
+        many = len(analyses) > 1
+        out.write("[" if many else "")
+        for i, a in enumerate(analyses):
+            out.write("," if i else "")
+            write_json(a, out)
+        out.write("]\n" if many else "\n")
     elif args.format == "jsonl":
         for a in analyses:
             write_jsonl(a, out)

@@ -67,7 +67,7 @@ def connection_dict(c: Connection) -> dict[str, Any]:
     }
 
 
-def analysis_document(a: Analysis) -> dict[str, Any]:
+def analysis_document(a: Analysis, *, connections: bool = True) -> dict[str, Any]:
     info = a.capture
     return {
         "schema": SCHEMA_ID,
@@ -84,15 +84,27 @@ def analysis_document(a: Analysis) -> dict[str, Any]:
             "warnings": list(info.warnings),
         },
         "parameters": a.parameters.as_dict(),
-        "connections": [connection_dict(c) for c in a.connections],
+        "connections": [connection_dict(c) for c in a.connections] if connections else [],
         "findings": [f.as_dict() for f in a.findings],
         **({"time_wait": a.time_wait_summary.as_dict()} if a.time_wait_summary else {}),
     }
 
 
 def write_json(a: Analysis, out: TextIO) -> None:
-    json.dump(analysis_document(a), out, separators=(",", ":"))
-    out.write("\n")
+    """The same document as ``analysis_document``, streamed one connection at a time.
+
+    Compact (json's C encoder only runs without indent), and never holding the
+    whole document in memory: a capture of millions of connections would.
+    """
+    dumps = json.JSONEncoder(separators=(",", ":")).encode
+    head = analysis_document(a, connections=False)
+    head.pop("connections")
+    out.write(dumps(head)[:-1] + ',"connections":[')
+    for i, c in enumerate(a.connections):
+        if i:
+            out.write(",")
+        out.write(dumps(connection_dict(c)))
+    out.write("]}")
 
 
 def write_jsonl(a: Analysis, out: TextIO) -> None:

@@ -168,7 +168,10 @@ class _Walk:
             s.data_end_u = u + length
             s.facts.last_payload_frame = row[FRAME]
             s.facts.last_payload_time = now
-        s.next_u = max(s.next_u, end_u)
+        if not flags & RST:
+            # A RST takes no sequence space; one made by a kernel with no
+            # socket carries another connection's numbers.
+            s.next_u = max(s.next_u, end_u)
 
         if flags & ACK:
             self._ack(s, r, who, row, now, kinds, sender_in_tw)
@@ -220,12 +223,13 @@ class _Walk:
             r.base = row[ACK_NO]
         a_u = unwrap(row[ACK_NO], r.base, r.next_u)
         s.acked_u = a_u if s.acked_u is None else max(s.acked_u, a_u)
-        if a_u > r.next_u and r.packets:
-            self.missed_frames.append(row[FRAME])
         if who is Side.SERVER and s.isn is None and r.isn is not None and not row[FLAGS] & SYN:
             # The server answers the client's SYN with a bare ACK: a socket of
             # the previous incarnation, still in TIME_WAIT, refused the SYN.
+            # Its ack number belongs to that incarnation.
             kinds.add(EventKind.TIME_WAIT_ACK)
+        elif a_u > r.next_u and r.packets:
+            self.missed_frames.append(row[FRAME])
         if r.state is State.SYN_RECEIVED and r.isn is not None and a_u >= 1:
             r.state = step(r.state, E.SYN_ACKED)
             if who is Side.CLIENT:

@@ -25,6 +25,8 @@ CLEAN = [
     "port-reuse-server-time-wait.pcap",
     "refused.pcap",
     "linger-abort.pcap",
+    "duplicate-frames.pcap",
+    "missed-segment.pcap",
 ]
 # (file, kind, connection): why it is right
 PUBLIC_EXPECTED = {

@@ -155,3 +155,13 @@ def test_time_wait_occupancy_matches_kernel_count():
         # ss takes a few ms to list 2000 sockets; the sample time is its midpoint.
         assert abs(rebuilt - sample["time_wait"]) <= 5, sample
     assert host.occupancy.peak == max(s["time_wait"] for s in samples)
+
+
+@pytest.mark.parametrize(
+    "entry", [e for e in ENTRIES if "capture_findings" in e], ids=lambda e: e["file"]
+)
+def test_capture_findings(analyses, entry):
+    """Findings about the capture itself (no connection), where the manifest lists them."""
+    a = analyses[entry["file"]]
+    kinds = sorted(f.kind.value for f in a.findings if f.connection is None)
+    assert kinds == sorted(entry["capture_findings"])

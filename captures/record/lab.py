@@ -212,6 +212,8 @@ class Lab:
                "--immediate-mode", "-n", "-Z", "root", "-w", str(path), "tcp"]  # fmt: skip
         proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
         line = proc.stderr.readline()  # "tcpdump: listening on ..." once armed
+        if "data link type" in line:  # `-i any` first names its link type (SLL2)
+            line = proc.stderr.readline()
         if "listening" not in line:
             proc.kill()
             raise RuntimeError(f"tcpdump did not start: {line}")
@@ -222,3 +224,20 @@ class Lab:
             time.sleep(settle)  # let trailing ACKs reach the capture
             proc.send_signal(signal.SIGINT)
             proc.wait(timeout=10)
+
+
+def bridge_server_side() -> None:
+    """Enslave td-vb to a new bridge br0 in td-b and move the server's IPv4
+    address (and its static neighbour entry) to br0. br0 takes td-vb's MAC,
+    so td-a's static neighbour entry still holds. A capture on `any` in td-b
+    then sees every frame twice: on the bridge port td-vb and on br0."""
+    run("ip", "link", "add", "br0", "address", MAC_B, "type", "bridge",
+        "forward_delay", "0", "stp_state", "0", ns=NS_B)  # fmt: skip
+    disable_offloads(NS_B, "br0")
+    run("ip", "link", "set", DEV_B, "master", "br0", ns=NS_B)
+    run("ip", "addr", "del", f"{IP_B}/24", "dev", DEV_B, ns=NS_B)
+    run("ip", "addr", "add", f"{IP_B}/24", "dev", "br0", ns=NS_B)
+    run("ip", "link", "set", "br0", "up", ns=NS_B)
+    run("ip", "neigh", "replace", IP_A, "lladdr", MAC_A, "dev", "br0", "nud", "permanent",
+        ns=NS_B)  # fmt: skip
+    time.sleep(0.2)

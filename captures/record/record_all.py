@@ -568,6 +568,212 @@ def timewait_pileup(n_conns: int = 2000, rate: float = 500.0) -> None:
     }
 
 
+# --- 21 -----------------------------------------------------------------------
+def rst_data_loss() -> None:
+    """After the exchange an nftables rule at td-b's *output* hook drops every
+    segment the server sends (after the capture point is irrelevant here:
+    the server's packets never reach the wire). The client sends 3000 bytes
+    (1448 + 1448 + 104, one segment each); the server's kernel receives and
+    ACKs them, but the ACKs are dropped, so on the wire the bytes stay
+    unacknowledged. net.ipv4.tcp_early_retrans=0 in td-a turns the tail loss
+    probe off (it would resend the last segment after ~8 ms); 50 ms later
+    (before the 200 ms RTO, so no retransmission) the client sets SO_LINGER
+    {1, 0} and closes: RST+ACK with seq = its snd_nxt while 3000 sent bytes
+    are unacked as seen."""
+    rules = f"""
+table inet td_loss {{
+  chain out {{
+    type filter hook output priority raw; policy accept;
+    ip saddr {IP_B} tcp sport 5021 counter drop
+  }}
+}}
+"""
+    with Lab() as lb, lb.capture(OUT / "rst-data-loss.pcap"):
+        srv, cli, conn = connect(21)
+        exchange(cli, conn)
+        lb.nft(NS_B, rules)
+        lab.run("sysctl", "-qw", "net.ipv4.tcp_early_retrans=0", ns=NS_A)
+        cli.sendall(b"U" * 3000)
+        time.sleep(0.05)
+        cli.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        cli.close()
+        time.sleep(0.1)
+        try:
+            got = conn.recv(65536)
+            server_read = f"{len(got)} bytes"
+        except OSError as e:
+            server_read = repr(e)
+        NOTES["rst-data-loss"] = {
+            "server_recv_after_rst": server_read,
+            "ss_server_after_rst": lab.ss_all(NS_B),
+            "nft_counter": lab.run("nft", "list", "table", "inet", "td_loss", ns=NS_B),
+        }
+        conn.close()
+        srv.close()
+
+
+# --- 22 -----------------------------------------------------------------------
+def rst_after_close() -> None:
+    """The client reads the response and close()s (full close: FIN). The
+    server's kernel ACKs the FIN (delayed ACK, ~40 ms). 0.1 s after the
+    client's close the server application, which did not notice, sends more
+    data. The client's socket is orphaned in FIN_WAIT_2 with its receive
+    side shut: Linux answers new data with a RST (tcp_rcv_state_process,
+    LINUX_MIB_TCPABORTONDATA; RFC 1122 4.2.2.13), seq = the data's ack.
+    The server never sent a FIN."""
+    with Lab() as lb, lb.capture(OUT / "rst-after-close.pcap"):
+        srv, cli, conn = connect(22)
+        exchange(cli, conn)
+        cli.close()
+        time.sleep(0.1)
+        conn.sendall(b"more data the client will never read\n")
+        time.sleep(0.1)
+        try:
+            conn.sendall(b"x")
+            err = "no error"
+        except OSError as e:
+            err = repr(e)
+        NOTES["rst-after-close"] = {
+            "server_send_after_rst": err,
+            "ss_client_after": lab.ss_all(NS_A),
+            "ss_server_after": lab.ss_all(NS_B),
+        }
+        conn.close()
+        srv.close()
+
+
+# --- 23 -----------------------------------------------------------------------
+def syn_meets_time_wait() -> None:
+    """The server closes first (3-way close: the client's FIN+ACK is
+    piggybacked), so the server holds TIME_WAIT; the listener stays open.
+    0.5 s later a SYN on the same 4-tuple is injected from td-a through an
+    IPPROTO_RAW socket (the client's kernel knows nothing of it): ISN =
+    the old client ISN - 100000 (below the old client sequence space, so
+    not after the TIME_WAIT socket's rcv_nxt) and only an MSS option (no
+    timestamps, so tw_ts_recent cannot prove it newer).
+    tcp_timewait_state_process does not accept it (no TCP_TW_SYN) and
+    answers with a bare ACK (seq = old server snd_nxt, ack = old client
+    snd_nxt). The client's kernel has no socket for the 4-tuple and answers
+    that ACK with a RST whose seq = its ack = the TIME_WAIT's rcv_nxt; with
+    net.ipv4.tcp_rfc1337=0 in td-b that RST kills the server's TIME_WAIT.
+    `ss -tan state time-wait` in td-b before and after proves it."""
+    from scapy.all import IP, TCP, rdpcap  # noqa: PLC0415
+
+    path = OUT / "syn-meets-time-wait.pcap"
+    with Lab() as lb, lb.capture(path, settle=0.5):
+        srv, cli, conn = connect(23, reuse=True)
+        exchange(cli, conn)
+        conn.close()
+        read_eof(cli)
+        cli.close()
+        time.sleep(0.5)
+        before = lab.run("ss", "-tan", "state", "time-wait", ns=NS_B)
+        first_syn = next(p for p in rdpcap(str(path)) if TCP in p and p[TCP].flags == "S")
+        isn = (first_syn[TCP].seq - 100_000) % 2**32
+        syn = IP(src=IP_A, dst=IP_B, ttl=64, flags="DF") / TCP(
+            sport=40023, dport=5023, flags="S", seq=isn, window=64240, options=[("MSS", 1460)]
+        )
+        raw = lab.sock(NS_A, socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+        raw.sendto(bytes(syn), (IP_B, 0))
+        raw.close()
+        time.sleep(0.3)
+        after = lab.run("ss", "-tan", "state", "time-wait", ns=NS_B)
+        srv.close()
+    NOTES["syn-meets-time-wait"] = {
+        "rfc1337_sysctl_in_td-b": "net.ipv4.tcp_rfc1337 = 0 (set by lab.Lab in both namespaces)",
+        "injected_isn": isn,
+        "old_client_isn": first_syn[TCP].seq,
+        "ss_time_wait_server_before_injection": before,
+        "ss_time_wait_server_after_injection": after,
+    }
+    assert "40023" in before and "40023" not in after, (before, after)
+
+
+# --- 24 -----------------------------------------------------------------------
+def duplicate_frames() -> None:
+    """A short graceful client-first close (3-way) captured with
+    `tcpdump -i any` inside td-b after td-vb was enslaved to a bridge br0
+    that carries the server's address (lab.bridge_server_side): every frame
+    is seen on two interfaces, the bridge port td-vb and br0, a few
+    microseconds apart, with the same IP ID. Link type Linux cooked v2
+    (SLL2), which names the interface of each copy. This is a server-side
+    capture point, unlike the other kernel captures."""
+    with Lab() as lb:
+        lab.bridge_server_side()
+        # Snaplen 256 (every frame here is shorter, none is truncated): with
+        # -s 0 on `any` libpcap sizes the ring's slots for 256 KiB frames and
+        # the kernel dropped a burst of six in trials.
+        with lb.capture(OUT / "duplicate-frames.pcap", ns=NS_B, dev="any", snaplen=256):
+            srv, cli, conn = connect(24)
+            exchange(cli, conn)
+            cli.close()
+            read_eof(conn)
+            conn.close()
+            srv.close()
+
+
+# --- 25 -----------------------------------------------------------------------
+def missed_segment() -> None:
+    """The client sends its request in three 400-byte segments (TCP_NODELAY,
+    20 ms apart; quick-ACK mode makes the server ACK each one), gets the
+    response, then a 3-way client-first close. The capture is then edited:
+    `editcap -d` deletes the frame of the second request segment, so the
+    server's ACK of it covers 400 bytes the file never shows."""
+    full = OUT / "record" / "missed-segment.full.pcap"
+    with Lab() as lb, lb.capture(full):
+        srv, cli, conn = connect(25)
+        cli.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        got = b""
+        for i in range(3):
+            cli.sendall(bytes([ord("a") + i]) * 400)
+            time.sleep(0.02)
+        while len(got) < 1200:
+            got += conn.recv(4096)
+        conn.sendall(RESPONSE)
+        assert cli.recv(4096) == RESPONSE
+        time.sleep(0.1)
+        cli.close()
+        read_eof(conn)
+        conn.close()
+        srv.close()
+    from scapy.all import TCP, rdpcap  # noqa: PLC0415
+
+    data = [
+        i
+        for i, p in enumerate(rdpcap(str(full)), 1)
+        if TCP in p and p[TCP].dport == 5025 and len(p[TCP].payload) > 0
+    ]
+    assert len(data) == 3, data
+    out = OUT / "missed-segment.pcap"
+    lab.run("editcap", "-F", "pcap", str(full), str(out), str(data[1]))
+    full.unlink()
+    NOTES["missed-segment"] = {
+        "deleted_frame": data[1],
+        "command": f"editcap -F pcap missed-segment.full.pcap missed-segment.pcap {data[1]}",
+    }
+
+
+# --- 26 -----------------------------------------------------------------------
+def close_wait_long() -> None:
+    """Like close-wait-stall, but the server application closes 12 s after
+    the client's FIN: the server sits in CLOSE_WAIT for ~12 s (longer than
+    the 10 s --close-wait-threshold) inside the capture, then sends its FIN;
+    the client's orphaned FIN_WAIT_2 socket (tcp_fin_timeout 60 s) ACKs it
+    and enters TIME_WAIT."""
+    with Lab() as lb, lb.capture(OUT / "close-wait-long.pcap"):
+        srv, cli, conn = connect(26)
+        exchange(cli, conn)
+        cli.close()
+        time.sleep(11.0)
+        mid = {"ss_client_at_11s": lab.ss_all(NS_A), "ss_server_at_11s": lab.ss_all(NS_B)}
+        time.sleep(1.0)
+        conn.close()
+        srv.close()
+        time.sleep(0.1)
+        mid["ss_time_wait_client_after"] = lab.ss_time_wait(NS_A)
+        NOTES["close-wait-long"] = mid
+
+
 SCENARIOS = {
     "graceful-client-close": graceful_client_close,
     "graceful-server-close": graceful_server_close,
@@ -586,6 +792,12 @@ SCENARIOS = {
     "time-wait-assassination": time_wait_assassination,
     "keepalive-timeout": keepalive_timeout,
     "timewait-pileup": timewait_pileup,
+    "rst-data-loss": rst_data_loss,
+    "rst-after-close": rst_after_close,
+    "syn-meets-time-wait": syn_meets_time_wait,
+    "duplicate-frames": duplicate_frames,
+    "missed-segment": missed_segment,
+    "close-wait-long": close_wait_long,
 }
 
 

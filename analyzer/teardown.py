@@ -283,6 +283,8 @@ class _Walk:
                 )
                 crossing = not acks_peer_fin
                 self.crossed = crossing
+            if crossing:
+                self._undo_close_wait(who)
             s.state = step(s.state, E.SEND_FIN_CROSSING if crossing else E.SEND_FIN)
         elif fin_u == s.fin_u:
             s.fin_retransmissions += 1
@@ -307,6 +309,21 @@ class _Walk:
         if before is not State.TIME_WAIT and r.state is State.TIME_WAIT:
             # Until its ACK of this FIN is captured, TIME_WAIT's start is estimated.
             r.tw_start, r.tw_estimated = now, True
+
+    def _undo_close_wait(self, who: Side) -> None:
+        """The FINs crossed: ``who`` never was in CLOSE_WAIT.
+
+        Receipt at passing put it there when the peer's FIN passed the capture
+        point, but its own FIN (sent before that FIN reached it) proves it was
+        still ESTABLISHED; the events since then are corrected.
+        """
+        for e in reversed(self.events):
+            if who is Side.CLIENT and e.client_state is State.CLOSE_WAIT:
+                e.client_state = State.ESTABLISHED
+            elif who is Side.SERVER and e.server_state is State.CLOSE_WAIT:
+                e.server_state = State.ESTABLISHED
+            else:
+                break
 
     def _rst(self, s, r, who, row, now, u: int, kinds: set) -> None:
         kinds.add(EventKind.RST)

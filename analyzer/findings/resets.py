@@ -191,6 +191,10 @@ def reset_findings(c: Connection) -> Iterator[Finding]:
         if suspect is None:
             detectors += [_unread_data, _after_close, _keepalive_timeout]
         causes = [f for f in (d(c, rst) for d in detectors) if f]
+        if len(causes) > 1 and causes[0].kind is FindingKind.RST_DATA_LOSS:
+            # Data sent after the peer's close and reset is the loss itself:
+            # the more specific cause says it, once.
+            causes = causes[1:]
         yield from causes
         if not causes and not suspect and c.close is CloseKind.ABORT:
             yield _abortive(c, rst)

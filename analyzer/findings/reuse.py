@@ -98,8 +98,9 @@ def port_reuse(previous: Connection, c: Connection, time_wait: float) -> Finding
             "tsval_increased": tsval_increased,
             "sequence_overlap": overlaps,
         },
-        reference="RFC 1122 section 4.2.2.13 and RFC 6191: a TIME_WAIT side may accept a new "
-        "SYN only if its ISN (or, with timestamps, its TSval) is greater",
+        reference="RFC 1122 section 4.2.2.13 (a TIME_WAIT side may reopen on a new SYN); "
+        "Linux and BSD accept that SYN when its sequence number is beyond the old "
+        "connection's, or with timestamps when its TSval is newer (RFC 6191)",
         advice="Reuse inside TIME_WAIT is safe when the ISN or TCP timestamps increase "
         "(keep net.ipv4.tcp_timestamps=1). Frequent reuse of one 4-tuple means the client "
         "cycles through its ephemeral ports fast: see port_exhaustion_risk.",

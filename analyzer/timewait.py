@@ -131,11 +131,16 @@ def summarize(connections: list[Connection], time_wait: float) -> TimeWaitSummar
     ]
     hosts.sort(key=lambda h: -h.occupancy.peak)
     destinations = []
+    # A destination is listed when its client held TIME_WAIT sockets or when
+    # it opened connections at a measurable rate: the others say nothing of
+    # port pressure (and a capture of many clients has many of them).
     for dest in set(dest_syns) | set(dest_intervals):
         syns = sorted(dest_syns.get(dest, []))
         rate = None
         if len(syns) >= MIN_CONNECTIONS_FOR_RATE and syns[-1] - syns[0] >= MIN_SECONDS_FOR_RATE:
             rate = (len(syns) - 1) / (syns[-1] - syns[0])
+        if rate is None and dest not in dest_intervals:
+            continue
         occupancy = Occupancy.from_intervals(*dest_intervals.get(dest, ([], [])))
         destinations.append(
             DestinationTimeWait(

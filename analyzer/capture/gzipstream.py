@@ -47,6 +47,12 @@ class GzipStream:
                 self.damage = "compressed stream ends before its end marker"
             self.done = True
             return
+        if not self.in_member:
+            # Zero padding after a member is not damage (gzip -t and Python's
+            # gzip module skip it); it was reported as corrupt data.
+            data = data.lstrip(b"\0")
+            if not data:
+                return  # only padding so far: the next call reads on
         try:
             self.in_member = True
             # At most READ_BYTES out per call: deflate expands up to ~1000x, so

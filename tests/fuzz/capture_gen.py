@@ -253,10 +253,8 @@ def ipv6_ext(next_header: int, kind: int, length_field: int = 0) -> bytes:
     """One extension header of ``kind`` (0, 43, 44, 51, 60) pointing at ``next_header``."""
     if kind == 44:
         return struct.pack(">BBHI", next_header, 0, 0, 1)
-    if kind == 51:
-        size = (length_field + 2) * 4
-    else:
-        size = (length_field + 1) * 8
+    # AH counts 4-byte units minus 2; the others 8-byte units minus 1.
+    size = (length_field + 2) * 4 if kind == 51 else (length_field + 1) * 8
     return struct.pack(">BB", next_header, length_field) + b"\0" * (size - 2)
 
 
@@ -273,8 +271,16 @@ def tcp(
     options = _pad4(options)
     doff = 5 + len(options) // 4 if data_offset is None else data_offset
     head = struct.pack(
-        ">HHIIBBHHH", sport, dport, seq, ack, (doff & 0xF) << 4 | flags >> 8, flags & 0xFF,
-        65535, 0, 0,
+        ">HHIIBBHHH",
+        sport,
+        dport,
+        seq,
+        ack,
+        (doff & 0xF) << 4 | flags >> 8,
+        flags & 0xFF,
+        65535,
+        0,
+        0,
     )
     return head + options + payload
 

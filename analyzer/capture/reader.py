@@ -79,7 +79,11 @@ class _AddressBook:
         new = np.ones(len(order), bool)
         new[1:] = (ordered[1:] != ordered[:-1]).any(axis=1)
         group = np.cumsum(new) - 1
-        lookup = np.array([self._code(raw[i].tobytes()) for i in order[new].tolist()], np.int32)
+        # One bytes object for all distinct addresses, sliced: far cheaper than
+        # one tobytes() call per address.
+        blob = raw[order[new]].tobytes()
+        code = self._code
+        lookup = np.array([code(blob[i : i + 16]) for i in range(0, len(blob), 16)], np.int32)
         codes = np.empty(len(raw), np.int32)
         codes[order] = lookup[group]
         return codes
@@ -265,13 +269,15 @@ class CaptureReader:
         info.tcp_segments += len(rec)
         info.non_tcp_frames = info.frames - info.tcp_segments - info.fragments - info.undecodable
 
+        # Source and destination share one sort: most addresses are both.
+        both = self.addresses.encode(np.concatenate([ip.src[whole], ip.dst[whole]]))
         values = {
             "frame": first_frame + rec,
             "ts_ns": batch.ts_ns[rec],
             "interface": batch.interface[rec],
             "ip_version": version[is_ip][whole],
-            "src": self.addresses.encode(ip.src[whole]),
-            "dst": self.addresses.encode(ip.dst[whole]),
+            "src": both[: len(whole)],
+            "dst": both[len(whole) :],
             "ttl": ip.ttl[whole],
             "ip_id": ip.ip_id[whole],
         }

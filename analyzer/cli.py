@@ -296,7 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout",
         type=float,
         metavar="SECONDS",
-        help="give up on a capture after this long (local pool)",
+        help="give up on a capture after this long (local pool; default 2 min + 2 s per MB; "
+        "0: no limit)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     add_analysis_options(p)

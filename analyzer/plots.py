@@ -555,24 +555,21 @@ def sequence_space_figure(connections: list[Connection], ax: Axes | None = None)
     return fig
 
 
-def figure_data_uri(fig, fmt: str = "svg", *, dpi: int = 90) -> str:
-    """A figure as a ``data:`` URI (SVG with text kept as text, or PNG), then closed.
+def figure_data_uri(fig, fmt: str = "svg", *, dpi: int = 90, tight: bool = True) -> str:
+    """A figure as a ``data:`` URI (SVG with text kept as text, or PNG).
 
     For self-contained HTML: an ``<img src=...>`` of it needs no file and no
-    network, and its ids and styles cannot clash with the page's.
+    network, and its ids and styles cannot clash with the page's. ``tight``
+    trims the margins (it draws the figure twice).
     """
     import base64
     import io
 
     import matplotlib
-    import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
-    try:
-        with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "teardown"}):
-            fig.savefig(buf, format=fmt, dpi=dpi, bbox_inches="tight")
-    finally:
-        plt.close(fig)
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "teardown"}):
+        fig.savefig(buf, format=fmt, dpi=dpi, bbox_inches="tight" if tight else None)
     mime = "image/svg+xml" if fmt == "svg" else f"image/{fmt}"
     return f"data:{mime};base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 

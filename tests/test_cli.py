@@ -49,7 +49,9 @@ def test_unknown_connection_is_a_usage_error():
 
 def test_jsonl_and_csv_have_every_connection():
     path = str(CAPTURES / "port-reuse-client-time-wait.pcap")
-    rows = [json.loads(x) for x in teardown("analyze", path, "--format", "jsonl").stdout.splitlines()]
+    rows = [
+        json.loads(x) for x in teardown("analyze", path, "--format", "jsonl").stdout.splitlines()
+    ]
     assert [r["incarnation"] for r in rows] == [1, 2]
     assert rows[0]["time_wait"]["ended_by"] == "syn"
     table = list(

@@ -1518,6 +1518,7 @@ def make_broken():
 # reference dumps
 # --------------------------------------------------------------------------
 
+
 def tshark_dump(path: Path, extra=()):
     options = (*extra, "-o", "tcp.relative_sequence_numbers:FALSE")
     return tshark_fields(path, TSHARK_FIELDS, options=options, display_filter="tcp")

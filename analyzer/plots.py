@@ -7,6 +7,7 @@ starts fast without it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .model import Connection
@@ -29,73 +30,99 @@ KIND_COLOURS = {
 }
 
 
-def _figure(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure, Axes]:
-    """A new figure (or the given axes' figure), made without pyplot.
+def _panels(size: tuple[float, float], nrows: int = 1, ncols: int = 1):
+    """A new figure and its axes, made without pyplot.
 
-    No backend is chosen or switched: the figure renders with savefig anywhere
-    and displays inline in Jupyter, and no global pyplot state is touched.
+    No backend is selected or switched, so these figures work the same in a
+    script, in the HTML report and in Jupyter (where ``display(fig)`` shows them)
+    without disturbing the session's own matplotlib backend.
     """
     from matplotlib.figure import Figure
 
+    fig = Figure(figsize=size)
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    flat = [a for row in axes for a in row]
+    return fig, flat
+
+
+def _figure(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure, Axes]:
+    """The given axes and their figure, or a new figure of one panel (see ``_panels``)."""
     if ax is not None:
         return ax.figure, ax
-    fig = Figure(figsize=size)
-    return fig, fig.subplots()
+    fig, (ax,) = _panels(size)
+    return fig, ax
 
 
-def ladder_figure(c: Connection, ax: Axes | None = None, *, teardown_only: bool = False):
-    """Stevens-style ladder: client left, server right, one arrow per event, time down.
+@dataclass
+class _Step:
+    """One arrow of a ladder diagram."""
 
-    Each arrow is labelled with flags, numbers relative to the ISNs where known,
-    the frame number, and each side's state after it. Event spacing is even
-    (not to time scale) so that microsecond closes stay readable; times are
-    printed at the left.
+    frame: int
+    time: float
+    from_client: bool
+    label: str
+    colour: str
+    client_state: str | None  # states after it (None: not shown)
+    server_state: str | None
+
+
+def _draw_ladder(c: Connection, steps: list[_Step], ax: Axes | None) -> Figure:
+    """Client left, server right, one arrow per step, time down; frames and times at the left.
+
+    Step spacing is even (not to time scale) so that microsecond closes stay readable.
     """
-    events = c.events
-    if teardown_only:
-        events = [
-            e
-            for e in events
-            if e.kind not in (EventKind.SYN, EventKind.SYN_ACK, EventKind.HANDSHAKE_ACK)
-        ]
-    fig, ax = _figure(ax, (9, 0.55 * len(events) + 1.6))
+    fig, ax = _figure(ax, (9, 0.55 * len(steps) + 1.6))
     left, right = 0.0, 1.0
-    ax.plot([left, left], [0, len(events) + 0.5], color="black", lw=1.5)
-    ax.plot([right, right], [0, len(events) + 0.5], color="black", lw=1.5)
+    ax.plot([left, left], [0, len(steps) + 0.5], color="black", lw=1.5)
+    ax.plot([right, right], [0, len(steps) + 0.5], color="black", lw=1.5)
     ax.text(left, -0.35, f"client\n{c.client}", ha="center", va="bottom", fontsize=9)
     ax.text(right, -0.35, f"server\n{c.server}", ha="center", va="bottom", fontsize=9)
-    t0 = c.first_time
-    for i, e in enumerate(events, 1):
-        start, end = (left, right) if e.sender is Side.CLIENT else (right, left)
-        colour = KIND_COLOURS.get(e.kind, "dimgray")
+    for i, step in enumerate(steps, 1):
+        start, end = (left, right) if step.from_client else (right, left)
         ax.annotate(
             "",
             xy=(end, i + 0.3),
             xytext=(start, i),
-            arrowprops={"arrowstyle": "->", "color": colour, "lw": 1.4},
+            arrowprops={"arrowstyle": "->", "color": step.colour, "lw": 1.4},
         )
-        label = f"{e.flags}  {e.kind.value}" + (f"  len={e.length}" if e.length else "")
-        ax.text(0.5, i + 0.08, label, ha="center", va="bottom", fontsize=8, color=colour)
-        ax.text(left - 0.03, i + 0.15, e.client_state.value, ha="right", va="center", fontsize=8)
-        ax.text(right + 0.03, i + 0.15, e.server_state.value, ha="left", va="center", fontsize=8)
-        ax.text(
-            -0.55,
-            i + 0.15,
-            f"#{e.frame}  +{e.time - t0:.6f}s",
-            ha="left",
-            va="center",
-            fontsize=7,
-            color="gray",
-        )
+        ax.text(0.5, i + 0.08, step.label, ha="center", va="bottom", fontsize=8, color=step.colour)
+        if step.client_state:
+            ax.text(left - 0.03, i + 0.15, step.client_state, ha="right", va="center", fontsize=8)
+            ax.text(right + 0.03, i + 0.15, step.server_state, ha="left", va="center", fontsize=8)
+        label = f"#{step.frame}  +{step.time - c.first_time:.6f}s"
+        ax.text(-0.55, i + 0.15, label, ha="left", va="center", fontsize=7, color="gray")
     ax.set_xlim(-0.58, 1.45)
-    ax.set_ylim(len(events) + 0.8, -0.9)
+    ax.set_ylim(len(steps) + 0.8, -0.9)
     ax.axis("off")
-    ax.set_title(
-        f"connection {c.id}: {c.close.value}, active closer "
-        f"{c.active_closer.value if c.active_closer else 'none'}",
-        fontsize=10,
-    )
+    closer = c.active_closer.value if c.active_closer else "none"
+    title = f"connection {c.id}: {c.close.value}, active closer {closer}"
+    if c.rst_sender:
+        title += f", RST from {c.rst_sender.value}"
+    ax.set_title(title, fontsize=10)
     return fig
+
+
+def ladder_figure(c: Connection, ax: Axes | None = None, *, teardown_only: bool = False):
+    """Stevens-style ladder of the connection's teardown events.
+
+    Each arrow is labelled with its flags and event kind, with each side's
+    state after it; ``teardown_only`` leaves out the handshake.
+    """
+    handshake = (EventKind.SYN, EventKind.SYN_ACK, EventKind.HANDSHAKE_ACK)
+    steps = [
+        _Step(
+            frame=e.frame,
+            time=e.time,
+            from_client=e.sender is Side.CLIENT,
+            label=f"{e.flags}  {e.kind.value}" + (f"  len={e.length}" if e.length else ""),
+            colour=KIND_COLOURS.get(e.kind, "dimgray"),
+            client_state=e.client_state.value,
+            server_state=e.server_state.value,
+        )
+        for e in c.events
+        if not (teardown_only and e.kind in handshake)
+    ]
+    return _draw_ladder(c, steps, ax)
 
 
 def occupancy_figure(
@@ -180,21 +207,6 @@ def _relative(value: int, base: int | None) -> int | None:
     return None if base is None else (int(value) - base) % _MOD
 
 
-def _panels(size: tuple[float, float], nrows: int = 1, ncols: int = 1):
-    """A new figure and its axes, made without pyplot.
-
-    No backend is selected or switched, so these figures work the same in a
-    script, in the HTML report and in Jupyter (where ``display(fig)`` shows them)
-    without disturbing the session's own matplotlib backend.
-    """
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=size)
-    axes = fig.subplots(nrows, ncols, squeeze=False)
-    flat = [a for row in axes for a in row]
-    return fig, flat
-
-
 def packet_ladder_figure(c: Connection, segments, ax: Axes | None = None):
     """Like :func:`ladder_figure`, but one arrow per captured segment of the connection.
 
@@ -227,21 +239,11 @@ def packet_ladder_figure(c: Connection, segments, ax: Axes | None = None):
     )
     rows = np.flatnonzero(in_span & (forward | backward))
     by_frame = {e.frame: e for e in c.events}
-    if ax is None:
-        fig, (ax,) = _panels((9, 0.55 * len(rows) + 1.6))
-    else:
-        fig = ax.figure
-    left, right = 0.0, 1.0
-    ax.plot([left, left], [0, len(rows) + 0.5], color="black", lw=1.5)
-    ax.plot([right, right], [0, len(rows) + 0.5], color="black", lw=1.5)
-    ax.text(left, -0.35, f"client\n{c.client}", ha="center", va="bottom", fontsize=9)
-    ax.text(right, -0.35, f"server\n{c.server}", ha="center", va="bottom", fontsize=9)
-    t0 = c.first_time
+    steps = []
     client_state = server_state = None
-    for i, r in enumerate(rows, 1):
+    for r in rows:
         frame = int(frames[r])
         from_client = bool(forward[r])
-        start, end = (left, right) if from_client else (right, left)
         own_isn, peer_isn = (
             (c.isn_client, c.isn_server) if from_client else (c.isn_server, c.isn_client)
         )
@@ -259,48 +261,12 @@ def packet_ladder_figure(c: Connection, segments, ax: Axes | None = None):
             colour = KIND_COLOURS.get(event.kind, "dimgray")
             label = f"{flags_text(flags)} {numbers}  {event.kind.value}"
             client_state, server_state = event.client_state.value, event.server_state.value
-            weight = "normal"
         else:
             colour = "darkgray" if not length else "black"
             label = f"{flags_text(flags)} {numbers}"
-            weight = "normal"
-        ax.annotate(
-            "",
-            xy=(end, i + 0.3),
-            xytext=(start, i),
-            arrowprops={"arrowstyle": "->", "color": colour, "lw": 1.4},
-        )
-        ax.text(
-            0.5,
-            i + 0.08,
-            label,
-            ha="center",
-            va="bottom",
-            fontsize=8,
-            color=colour,
-            fontweight=weight,
-        )
-        if client_state:
-            ax.text(left - 0.03, i + 0.15, client_state, ha="right", va="center", fontsize=8)
-            ax.text(right + 0.03, i + 0.15, server_state, ha="left", va="center", fontsize=8)
-        ax.text(
-            -0.55,
-            i + 0.15,
-            f"#{frame}  +{segments.ts_ns[r] / 1e9 - t0:.6f}s",
-            ha="left",
-            va="center",
-            fontsize=7,
-            color="gray",
-        )
-    ax.set_xlim(-0.58, 1.45)
-    ax.set_ylim(len(rows) + 0.8, -0.9)
-    ax.axis("off")
-    closer = c.active_closer.value if c.active_closer else "none"
-    title = f"connection {c.id}: {c.close.value}, active closer {closer}"
-    if c.rst_sender:
-        title += f", RST from {c.rst_sender.value}"
-    ax.set_title(title, fontsize=10)
-    return fig
+        time = segments.ts_ns[r] / 1e9
+        steps.append(_Step(frame, time, from_client, label, colour, client_state, server_state))
+    return _draw_ladder(c, steps, ax)
 
 
 def kernel_count_overlay(

@@ -27,7 +27,8 @@ class Parameters:
     port_share: float = 0.5  # port_exhaustion_risk from this share of the range
     close_wait_threshold: float = 10.0  # seconds in CLOSE_WAIT before a warning
     # A hard limit on connections per capture: memory grows with connections
-    # (about 1-2 KB each); a SYN flood of millions must not exhaust it.
+    # (5-10 KB each with events, findings and the Zeek record); a SYN flood
+    # of millions must not exhaust it.
     max_connections: int = DEFAULT_MAX_CONNECTIONS
 
     def as_dict(self) -> dict[str, Any]:

@@ -1,7 +1,9 @@
 """The ``teardown`` command line.
 
 Exit status: 0 success; 1 a finding at or above ``--fail-on``; 2 usage error
-or unreadable input (one line on stderr naming the file and byte offset).
+or unreadable input (one line on stderr naming the file and byte offset); for
+``report`` also 3 when no capture could be read (``batch.ReportSummary``) and
+130 when interrupted (finished captures are kept).
 """
 
 from __future__ import annotations
@@ -203,9 +205,6 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     if unreadable:
         return EXIT_UNREADABLE
     return EXIT_FINDINGS if _fails(analyses, args.fail_on) else EXIT_OK
-
-
-EXIT_NOTHING_READ = 3  # report: no capture could be read
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

@@ -148,3 +148,44 @@ class SegmentTable:
             row["src"] = self.addresses[row["src"]]
             row["dst"] = self.addresses[row["dst"]]
             yield row
+
+
+class SegmentTableBuilder:
+    """Grows one segment table batch by batch.
+
+    With a capacity (an upper bound on the rows), each column is allocated
+    once and batches are written into place: the operating system backs only
+    the pages written, so the unused tail costs address space, not memory, and
+    no final copy is needed. Past the capacity (or without one) batches are
+    kept and joined at the end.
+    """
+
+    def __init__(self, capacity: int | None = None) -> None:
+        self.filled = 0
+        self.columns = (
+            {name: np.empty(capacity, dtype) for name, dtype in COLUMNS.items()}
+            if capacity
+            else None
+        )
+        self.overflow: list[SegmentTable] = []
+
+    def append(self, batch: SegmentTable) -> None:
+        n = len(batch)
+        if self.columns is None or self.overflow or self.filled + n > len(self.columns["frame"]):
+            self.overflow.append(batch)
+            return
+        for name, column in self.columns.items():
+            column[self.filled : self.filled + n] = batch.columns[name]
+        self.filled += n
+
+    def table(self, addresses: list[str]) -> SegmentTable:
+        parts = []
+        if self.columns is not None:
+            parts.append(
+                SegmentTable({k: v[: self.filled] for k, v in self.columns.items()}, addresses)
+            )
+        table = SegmentTable.concat(parts + self.overflow) if self.overflow else None
+        if table is None:
+            table = parts[0] if parts else SegmentTable.empty()
+        table.addresses = addresses
+        return table

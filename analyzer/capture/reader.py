@@ -7,6 +7,7 @@ segment columns, whatever a record's length fields claim.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import socket
@@ -18,7 +19,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from ..segments import COLUMNS, SegmentTable
+from ..segments import COLUMNS, SegmentTable, SegmentTableBuilder
 from . import linklayer
 from .errors import CaptureError, CaptureProblem
 from .gzipstream import GzipDamage, GzipStream
@@ -306,12 +307,22 @@ class Capture:
     info: CaptureInfo
 
 
+# The smallest record that can hold a TCP segment: a pcap record header and
+# bare IPv4 and TCP headers. A file of N bytes holds at most N // this segments.
+MIN_SEGMENT_RECORD_BYTES = 16 + 20 + 20
+
+
 def read_capture(path: str) -> Capture:
     """Read a whole capture into one segment table (raises CaptureError)."""
+    capacity = None
+    if path != "-":
+        with contextlib.suppress(OSError):
+            capacity = os.path.getsize(path) // MIN_SEGMENT_RECORD_BYTES + 1
     reader = CaptureReader(path)
-    table = SegmentTable.concat(list(reader))
-    table.addresses = reader.addresses.texts
-    return Capture(table, reader.info)
+    builder = SegmentTableBuilder(capacity)
+    for batch in reader:
+        builder.append(batch)
+    return Capture(builder.table(reader.addresses.texts), reader.info)
 
 
 def read_segments(path: str) -> SegmentTable:

@@ -50,9 +50,6 @@ class ConnectionIndex:
     def __len__(self) -> int:
         return len(self.starts) - 1
 
-    def rows(self, c: int) -> np.ndarray:
-        return self.order[self.starts[c] : self.starts[c + 1]]
-
     def first_connections(self, limit: int) -> ConnectionIndex:
         """The ``limit`` connections that start earliest in the capture (for a hard limit)."""
         first_row = self.order[self.starts[:-1]]

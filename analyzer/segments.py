@@ -130,15 +130,6 @@ class SegmentTable:
         columns = {name: np.concatenate([t.columns[name] for t in tables]) for name in COLUMNS}
         return cls(columns, addresses)
 
-    def take(self, index: np.ndarray) -> SegmentTable:
-        """Rows selected by an index or boolean mask, sharing the address list."""
-        return SegmentTable(
-            {name: col[index] for name, col in self.columns.items()}, self.addresses
-        )
-
-    def address(self, code: int) -> str:
-        return self.addresses[code]
-
     def rows(self) -> Iterable[dict]:
         """Rows as plain dicts with addresses as text (for CSV/JSON output)."""
         names = list(COLUMNS)

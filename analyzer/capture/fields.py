@@ -5,10 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 
-def u8(buf: np.ndarray, at: np.ndarray) -> np.ndarray:
-    return buf[at].astype(np.int64)
-
-
 def be16(buf: np.ndarray, at: np.ndarray) -> np.ndarray:
     return (buf[at].astype(np.int64) << 8) | buf[at + 1]
 
@@ -22,10 +18,6 @@ def be32(buf: np.ndarray, at: np.ndarray) -> np.ndarray:
     )
 
 
-def le16(buf: np.ndarray, at: np.ndarray) -> np.ndarray:
-    return (buf[at + 1].astype(np.int64) << 8) | buf[at]
-
-
 def le32(buf: np.ndarray, at: np.ndarray) -> np.ndarray:
     return (
         (buf[at + 3].astype(np.int64) << 24)
@@ -37,7 +29,3 @@ def le32(buf: np.ndarray, at: np.ndarray) -> np.ndarray:
 
 def u32(buf: np.ndarray, at: np.ndarray, little: bool) -> np.ndarray:
     return le32(buf, at) if little else be32(buf, at)
-
-
-def u16(buf: np.ndarray, at: np.ndarray, little: bool) -> np.ndarray:
-    return le16(buf, at) if little else be16(buf, at)

@@ -445,6 +445,18 @@ def reconstruct(
 def _walk_all(seg, index, capture_end: float, time_wait: float) -> list[Connection]:
     connections: list[Connection] = []
     starts = index.starts
+    # Per-connection values as Python objects, converted once.
+    addresses = seg.addresses
+    clients = [
+        Endpoint(addresses[a], p)
+        for a, p in zip(index.client_addr.tolist(), index.client_port.tolist())
+    ]
+    servers = [
+        Endpoint(addresses[a], p)
+        for a, p in zip(index.server_addr.tolist(), index.server_port.tolist())
+    ]
+    inferred = index.roles_inferred.tolist()
+    incarnation = index.incarnation.tolist()
     c = 0
     while c < len(index):
         # The next block: whole connections, about ROWS_PER_BLOCK segments.
@@ -453,27 +465,51 @@ def _walk_all(seg, index, capture_end: float, time_wait: float) -> list[Connecti
         base = int(starts[c])
         rows = _rows(seg, index.order[base : starts[end]])
         from_server = index.from_server[base : starts[end]].tolist()
+        bounds = (starts[c : end + 1] - base).tolist()
         for conn in range(c, end):
-            lo, hi = int(starts[conn]) - base, int(starts[conn + 1]) - base
+            lo, hi = bounds[conn - c], bounds[conn - c + 1]
             walk = _Walk(bool(rows[lo][FLAGS] & SYN), time_wait)
             for i in range(lo, hi):
                 walk.segment(rows[i], from_server[i])
             walk.expire_time_wait(capture_end)
-            connections.append(_connection(seg, index, conn, walk, rows[lo], rows[hi - 1]))
+            connections.append(
+                _connection(
+                    walk,
+                    clients[conn],
+                    servers[conn],
+                    inferred[conn],
+                    incarnation[conn],
+                    rows[lo],
+                    rows[hi - 1],
+                )  # fmt: skip
+            )
         c = end
     return connections
 
 
-def _connection(seg, index, c, walk: _Walk, first: tuple, last: tuple) -> Connection:
+def _per_side(client, server) -> dict:
+    """A {side: value} dict of the values that are known (not None)."""
+    known = {}
+    if client is not None:
+        known[Side.CLIENT] = client
+    if server is not None:
+        known[Side.SERVER] = server
+    return known
+
+
+def _raw(side: _Side, unwrapped: int | None) -> int | None:
+    """An unwrapped sequence number of ``side`` as the raw 32-bit value."""
+    return None if unwrapped is None or side.base is None else (side.base + unwrapped) % MOD
+
+
+def _connection(walk: _Walk, client_end, server_end, inferred, incarnation, first, last):
     client, server = walk.client, walk.server
-    addresses = seg.addresses
-    facts = {Side.CLIENT: client.facts, Side.SERVER: server.facts}
     return Connection(
         id=0,
-        client=Endpoint(addresses[index.client_addr[c]], int(index.client_port[c])),
-        server=Endpoint(addresses[index.server_addr[c]], int(index.server_port[c])),
-        roles_inferred=bool(index.roles_inferred[c]),
-        incarnation=int(index.incarnation[c]),
+        client=client_end,
+        server=server_end,
+        roles_inferred=inferred,
+        incarnation=incarnation,
         first_frame=first[FRAME],
         last_frame=last[FRAME],
         first_time=first[TS_NS] / NS,
@@ -493,31 +529,15 @@ def _connection(seg, index, c, walk: _Walk, first: tuple, last: tuple) -> Connec
         events=walk.events,
         packets={Side.CLIENT: client.packets, Side.SERVER: server.packets},
         payload_bytes={Side.CLIENT: client.payload, Side.SERVER: server.payload},
-        fin_seq={
-            side: (t.base + t.fin_u) % MOD
-            for side, t in ((Side.CLIENT, client), (Side.SERVER, server))
-            if t.fin_u is not None
-        },
-        next_seq={
-            side: (t.base + t.next_u) % MOD
-            for side, t in ((Side.CLIENT, client), (Side.SERVER, server))
-            if t.base is not None
-        },
-        first_tsval={
-            side: t.first_tsval
-            for side, t in ((Side.CLIENT, client), (Side.SERVER, server))
-            if t.first_tsval is not None
-        },
-        last_tsval={
-            side: t.last_tsval
-            for side, t in ((Side.CLIENT, client), (Side.SERVER, server))
-            if t.last_tsval is not None
-        },
+        fin_seq=_per_side(_raw(client, client.fin_u), _raw(server, server.fin_u)),
+        next_seq=_per_side(_raw(client, client.next_u), _raw(server, server.next_u)),
+        first_tsval=_per_side(client.first_tsval, server.first_tsval),
+        last_tsval=_per_side(client.last_tsval, server.last_tsval),
         fin_resends=walk.fin_resends,
         resets=walk.resets,
         duplicate_frames=walk.duplicate_frames,
         missed_frames=walk.missed_frames,
-        facts=facts,
+        facts={Side.CLIENT: client.facts, Side.SERVER: server.facts},
     )
 
 

@@ -169,7 +169,7 @@ def occupancy_figure(
                 ls="--",
                 label="projected expiry",
             )
-            ax.legend(loc="upper right", fontsize=8)
+            ax.legend(loc="center right", fontsize=8)
         ax.set_xlabel("seconds since the first TIME_WAIT")
         ax.annotate(
             f"peak {occupancy.peak}",
@@ -180,17 +180,31 @@ def occupancy_figure(
         )
     if forecast:
         ax.axhline(forecast, color="tab:orange", ls=":", lw=1)
+        # Labels at opposite ends (forecast right, above; limit left, below)
+        # so that they stay readable when the two lines are close.
         ax.text(
-            0,
+            0.99,
             forecast,
-            f" forecast at this rate: {forecast:.0f}",
+            f"forecast at this rate: {forecast:.0f}",
             color="tab:orange",
+            ha="right",
             va="bottom",
             fontsize=8,
+            transform=ax.get_yaxis_transform(),
         )
     if limit:
         ax.axhline(limit, color="tab:red", ls="--", lw=1)
-        ax.text(0, limit, f" ephemeral ports: {limit}", color="tab:red", va="bottom", fontsize=8)
+        ax.text(
+            0.01,
+            limit,
+            f"ephemeral ports: {limit}",
+            color="tab:red",
+            va="top",
+            fontsize=8,
+            transform=ax.get_yaxis_transform(),
+        )
+    top = max(occupancy.peak, forecast or 0, limit or 0)
+    ax.set_ylim(bottom=0, top=top * 1.15 + 1)  # room for the labels above the lines
     ax.set_ylabel("sockets in TIME_WAIT")
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)

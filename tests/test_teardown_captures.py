@@ -165,3 +165,44 @@ def test_capture_findings(analyses, entry):
     a = analyses[entry["file"]]
     kinds = sorted(f.kind.value for f in a.findings if f.connection is None)
     assert kinds == sorted(entry["capture_findings"])
+
+
+# The frames a finding must point at, by the manifest's key-frame names.
+FINDING_FRAMES = {
+    "rst_unread_data": ["unread_data", "rst"],
+    "rst_data_loss": ["rst"],
+    "rst_after_close": ["client_fin", "server_data_after_client_fin", "rst"],
+    "abortive_close": ["rst"],
+    "fin_retransmission": [
+        "client_fin_retransmission",
+        "server_fin_retransmission",
+        "time_wait_reack",
+    ],
+    "close_wait_stall": ["ack_of_client_fin"],
+    "time_wait_assassination": [
+        "old_duplicate",
+        "time_wait_ack",
+        "assassinating_rst",
+        "assassination_new_syn",
+        "assassination_time_wait_bare_ack",
+        "assassination_client_rst",
+    ],
+    "keepalive_timeout": ["keepalive_probes", "rst"],
+    "rst_suspect_origin": ["suspect_rst"],
+    "data_after_fin": ["client_fin", "data_after_fin"],
+    "port_reuse": ["syn"],
+}
+
+
+@pytest.mark.parametrize(("file", "i", "expected"), list(_conn_cases()))
+def test_finding_frames(analyses, file, i, expected):
+    """Each finding points at the frames that prove it."""
+    c = analyses[file].connections[i]
+    key_frames = expected.get("key_frames", {})
+    for f in analyses[file].findings:
+        if f.connection != c.id:
+            continue
+        wanted = {
+            frame for name in FINDING_FRAMES[f.kind.value] for frame in key_frames.get(name, [])
+        }
+        assert wanted <= set(f.frames), (f.kind.value, sorted(wanted), f.frames)

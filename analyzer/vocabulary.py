@@ -18,6 +18,11 @@ class Side(StrEnum):
     SERVER = "server"  # the other end
     BOTH = "both"  # both ends (a simultaneous close; both hold TIME_WAIT)
 
+    @property
+    def peer(self) -> Side:
+        """The other end (of CLIENT or SERVER)."""
+        return Side.SERVER if self is Side.CLIENT else Side.CLIENT
+
 
 class State(StrEnum):
     """RFC 793 endpoint states, inferred from what passed the capture point."""

@@ -12,17 +12,13 @@ from .finding import Finding
 FIN_RESENDS_WARNING = 3
 
 
-def _peer(side: Side) -> Side:
-    return Side.SERVER if side is Side.CLIENT else Side.CLIENT
-
-
 def fin_retransmissions(c: Connection) -> Iterator[Finding]:
     for side in (Side.CLIENT, Side.SERVER):
         resends = [r for r in c.fin_resends if r.side is side]
         if not resends:
             continue
         # When the capture shows nothing of the peer there is no way to tell.
-        cause = resends[0].cause if c.packets[_peer(side)] else "unknown"
+        cause = resends[0].cause if c.packets[side.peer] else "unknown"
         reacks = [r.reack_frame for r in resends if r.reack_frame]
         frames = [c.facts[side].fin_frame, *(r.frame for r in resends), *reacks]
         why = {
@@ -61,7 +57,7 @@ def fin_retransmissions(c: Connection) -> Iterator[Finding]:
 def close_wait_stalls(c: Connection, capture_end: float, threshold: float) -> Iterator[Finding]:
     """A side acked the peer's FIN but did not send its own FIN in time."""
     for side in (Side.CLIENT, Side.SERVER):
-        peer = c.facts[_peer(side)]
+        peer = c.facts[side.peer]
         if peer.fin_ack_time is None or c.close.value in ("abort",):
             continue
         own_fin = c.facts[side].fin_frame
@@ -79,7 +75,7 @@ def close_wait_stalls(c: Connection, capture_end: float, threshold: float) -> It
         severity = Severity.WARNING if waited >= threshold else Severity.INFO
         if still:
             summary = (
-                f"the {side.value} acknowledged the {_peer(side).value}'s FIN and was still in "
+                f"the {side.value} acknowledged the {side.peer.value}'s FIN and was still in "
                 f"CLOSE_WAIT {waited:.3f} s later when the capture ended: its application has "
                 "not closed the socket"
             )

@@ -11,15 +11,11 @@ from .finding import Finding
 RFC793_RESET = "RFC 793 section 3.4 / RFC 9293 section 3.10.7 (reset processing)"
 
 
-def _peer(side: Side) -> Side:
-    return Side.SERVER if side is Side.CLIENT else Side.CLIENT
-
-
 def _data_loss(c: Connection, rst: Reset) -> Finding | None:
     sent, received = rst.unacked_sent or 0, rst.unacked_received or 0
     if not sent and not received:
         return None
-    sender, peer = rst.sender.value, _peer(rst.sender).value
+    sender, peer = rst.sender.value, rst.sender.peer.value
     parts = []
     if sent:
         parts.append(f"{sent} bytes the {sender} had sent and the {peer} had not acknowledged")
@@ -55,7 +51,7 @@ def _unread_data(c: Connection, rst: Reset) -> Finding | None:
     RST when unread data is queued). A client that resets after the server's
     answer has usually read it: that is an abortive close.
     """
-    sender, peer = c.facts[rst.sender], c.facts[_peer(rst.sender)]
+    sender, peer = c.facts[rst.sender], c.facts[rst.sender.peer]
     if rst.sender in c.fin_seq or peer.last_payload_frame is None:
         return None
     if peer.fin_frame is not None and peer.fin_frame < rst.frame:
@@ -76,7 +72,7 @@ def _unread_data(c: Connection, rst: Reset) -> Finding | None:
         connection=c.id,
         frames=[peer.last_payload_frame, rst.frame],
         time=rst.time,
-        summary=f"the {rst.sender.value} acknowledged the {_peer(rst.sender).value}'s last data "
+        summary=f"the {rst.sender.value} acknowledged the {rst.sender.peer.value}'s last data "
         f"(frame {peer.last_payload_frame}), never answered it, and reset the connection: its "
         "application closed the socket with data it had not read",
         detail={"rst_sender": rst.sender.value, "unread_data_frame": peer.last_payload_frame},
@@ -90,7 +86,7 @@ def _unread_data(c: Connection, rst: Reset) -> Finding | None:
 
 def _after_close(c: Connection, rst: Reset) -> Finding | None:
     closer = rst.sender.value
-    late = c.facts[_peer(rst.sender)].half_close_frames
+    late = c.facts[rst.sender.peer].half_close_frames
     fin_frame = c.facts[rst.sender].fin_frame
     if fin_frame is None or fin_frame > rst.frame or not late or late[0] > rst.frame:
         return None
@@ -101,7 +97,7 @@ def _after_close(c: Connection, rst: Reset) -> Finding | None:
         frames=[fin_frame, late[0], rst.frame],
         time=rst.time,
         summary=f"the {closer} sent its FIN (frame {fin_frame}) and closed; the "
-        f"{_peer(rst.sender).value} kept sending (frame {late[0]}) and was reset: that data "
+        f"{rst.sender.peer.value} kept sending (frame {late[0]}) and was reset: that data "
         "was lost",
         detail={"closer": closer, "data_frames_after_fin": late[:20]},
         reference="RFC 9293 section 3.10.7.4 / RFC 2525 section 2.17 (data arriving after close)",
@@ -122,7 +118,7 @@ def _keepalive_timeout(c: Connection, rst: Reset) -> Finding | None:
         frames=[*probes, rst.frame],
         time=rst.time,
         summary=f"{len(probes)} keepalive probes from the {rst.sender.value} went unanswered and "
-        f"it reset the connection: the {_peer(rst.sender).value} (or the path to it) was gone",
+        f"it reset the connection: the {rst.sender.peer.value} (or the path to it) was gone",
         detail={
             "prober": rst.sender.value,
             "probes": len(probes),

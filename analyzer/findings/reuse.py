@@ -120,8 +120,7 @@ def assassination_by_rst(c: Connection) -> Finding | None:
     steps = [e for e in c.events if tw.start <= e.time <= rst.time]
     old = next((e for e in steps if e.kind is EventKind.TIME_WAIT_SEGMENT), None)
     ack = next((e for e in steps if e.kind is EventKind.TIME_WAIT_ACK), None)
-    peer = Side.SERVER if rst.sender is Side.CLIENT else Side.CLIENT
-    holder = peer if tw.side is Side.BOTH else tw.side
+    holder = rst.sender.peer if tw.side is Side.BOTH else tw.side
     frames = [e.frame for e in (old, ack) if e] + [rst.frame]
     duplicate = ""
     old_fin = c.fin_seq.get(old.sender) if old is not None else None

@@ -46,6 +46,13 @@ class ConnectionIndex:
     server_port: np.ndarray
     roles_inferred: np.ndarray
     incarnation: np.ndarray
+    tuple_id: np.ndarray  # per connection: equal for the incarnations of one 4-tuple
+
+    def tuple_bounds(self) -> list[int]:
+        """Positions in ``order`` where each 4-tuple's segments start, then the end."""
+        new_tuple = np.ones(len(self), bool)
+        new_tuple[1:] = self.tuple_id[1:] != self.tuple_id[:-1]
+        return self.starts[np.append(new_tuple, True)].tolist()
 
     def __len__(self) -> int:
         return len(self.starts) - 1
@@ -68,6 +75,7 @@ class ConnectionIndex:
             server_port=self.server_port[keep],
             roles_inferred=self.roles_inferred[keep],
             incarnation=self.incarnation[keep],
+            tuple_id=self.tuple_id[keep],
         )
 
 
@@ -124,6 +132,7 @@ def index_connections(seg: SegmentTable) -> ConnectionIndex:
         server_port=(server & 0xFFFF).astype(np.int32),
         roles_inferred=~has_syn & ~only_syn_ack,
         incarnation=incarnation,
+        tuple_id=tuple_id[starts[:-1]],
     )
 
 

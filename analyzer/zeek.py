@@ -734,10 +734,7 @@ def records(
     # Endpoints as address code << 16 | port; a 4-tuple's connections are consecutive in order.
     src = seg.src[order].astype(np.int64) << 16 | seg.sport[order]
     dst = seg.dst[order].astype(np.int64) << 16 | seg.dport[order]
-    lo, hi = np.minimum(src, dst), np.maximum(src, dst)
-    tuple_start = np.ones(n, bool)
-    tuple_start[1:] = (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])
-    bounds = np.append(np.flatnonzero(tuple_start), n).tolist()
+    bounds = index.tuple_bounds()
 
     out: list[ZeekRecord] = []
     addresses = seg.addresses

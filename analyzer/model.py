@@ -87,6 +87,7 @@ class SideFacts:
     half_close_frames: list[int] = field(default_factory=list)  # new data after peer FIN
     data_after_fin_frames: list[int] = field(default_factory=list)  # after its own FIN
     fin_frame: int | None = None
+    fin_time: float | None = None
     fin_ack_frame: int | None = None  # the peer's first ACK covering this side's FIN
     fin_ack_time: float | None = None
 

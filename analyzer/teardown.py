@@ -272,7 +272,7 @@ class _Walk:
     def _fin(self, s, r, who, row, now, fin_u: int, kinds: set) -> None:
         if s.fin_u is None:
             s.fin_u = fin_u
-            s.facts.fin_frame = row[FRAME]
+            s.facts.fin_frame, s.facts.fin_time = row[FRAME], now
             kinds.add(EventKind.FIN)
             crossing = False
             if self.first_fin_side is None:

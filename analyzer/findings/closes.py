@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..model import Connection
-from ..vocabulary import FindingKind, Severity, Side, State
+from ..vocabulary import CloseKind, FindingKind, Severity, Side, State
 from .finding import Finding
 
 # This many resends of one FIN mean the peer is unreachable, not a lost packet.
@@ -58,12 +58,11 @@ def close_wait_stalls(c: Connection, capture_end: float, threshold: float) -> It
     """A side acked the peer's FIN but did not send its own FIN in time."""
     for side in (Side.CLIENT, Side.SERVER):
         peer = c.facts[side.peer]
-        if peer.fin_ack_time is None or c.close.value in ("abort",):
+        if peer.fin_ack_time is None or c.close is CloseKind.ABORT:
             continue
         own_fin = c.facts[side].fin_frame
         if own_fin is not None:
-            fin_time = next(e.time for e in c.events if e.frame == own_fin)
-            waited = fin_time - peer.fin_ack_time
+            waited = c.facts[side].fin_time - peer.fin_ack_time
             if waited < threshold:
                 continue
             still = False

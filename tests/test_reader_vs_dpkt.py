@@ -54,5 +54,6 @@ def test_reader_agrees_with_dpkt(path: Path) -> None:
         assert mine == []  # GTP-tunnelled: neither decodes the inner TCP as a segment
         return
     # dpkt does not follow MPLS or PPPoE; the reader does (compare what dpkt sees).
+    assert theirs, "dpkt decoded no TCP segment: nothing would be compared"
     frames = {t[0] for t in theirs}
     assert [m for m in mine if m[0] in frames] == theirs

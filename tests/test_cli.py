@@ -5,21 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-import subprocess
-import sys
 from pathlib import Path
+
+from tests.cli import teardown
 
 ROOT = Path(__file__).parent.parent
 CAPTURES = ROOT / "captures"
-
-
-def teardown(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "analyzer.cli", *args],
-        capture_output=True,
-        input=stdin,
-        cwd=ROOT,
-    )
 
 
 def test_text_verdict_summary_and_table():

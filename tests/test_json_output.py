@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from importlib import resources
 from pathlib import Path
 
@@ -14,6 +12,7 @@ import pytest
 from analyzer import analyze
 from analyzer.output.document import analysis_document
 from analyzer.vocabulary import CloseKind, EventKind, FindingKind, Severity, State, TimeWaitEnd
+from tests.cli import teardown
 
 ROOT = Path(__file__).parent.parent
 SCHEMA = json.loads(resources.files("analyzer").joinpath("schema/analysis.schema.json").read_text())
@@ -49,12 +48,9 @@ def test_document_is_valid(path):
 
 def test_cli_json_matches_library():
     path = ROOT / "captures/lost-final-ack.pcap"
-    out = subprocess.run(
-        [sys.executable, "-m", "analyzer.cli", "analyze", str(path), "--format", "json"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    run = teardown("analyze", str(path), "--format", "json")
+    assert run.returncode == 0
+    out = run.stdout
     doc = json.loads(out)
     jsonschema.validate(doc, SCHEMA)
     (conn,) = doc["connections"]

@@ -7,13 +7,12 @@ tests/data/formats/broken/README.md. Offsets here are where the damaged record
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from analyzer.capture import CaptureError, read_capture
+from tests.cli import teardown
 
 BROKEN = Path(__file__).parent / "data/formats/broken"
 
@@ -62,11 +61,7 @@ def test_well_formed_oddities():
 
 @pytest.mark.parametrize("name", [*PARTIAL, *UNREADABLE])
 def test_cli_never_shows_a_traceback(name):
-    run = subprocess.run(
-        [sys.executable, "-m", "analyzer.cli", "analyze", str(BROKEN / name)],
-        capture_output=True,
-        text=True,
-    )
+    run = teardown("analyze", str(BROKEN / name), text=True)
     assert "Traceback" not in run.stderr
     if name in UNREADABLE:
         assert run.returncode == 2

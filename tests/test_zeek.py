@@ -11,8 +11,6 @@ disagreement left must be explained in docs/zeek.md.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -23,6 +21,7 @@ from analyzer import analyze, zeek
 from analyzer.capture import read_capture
 from analyzer.connections import index_connections
 from analyzer.vocabulary import Side
+from tests.cli import teardown
 
 ROOT = Path(__file__).parent.parent
 CORPUS = ROOT / "tests/data/corpus/zeek"
@@ -192,12 +191,9 @@ def test_json_field_is_the_record_with_the_close():
 
 def test_format_zeek_conn_log():
     path = ROOT / "captures/graceful-client-close.pcap"
-    out = subprocess.run(
-        [sys.executable, "-m", "analyzer.cli", "analyze", str(path), "--format", "zeek"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    run = teardown("analyze", str(path), "--format", "zeek", text=True)
+    assert run.returncode == 0
+    out = run.stdout
     lines = out.splitlines()
     assert lines[0] == "#separator \\x09"
     assert lines[4] == "#path\tconn"

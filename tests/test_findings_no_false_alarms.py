@@ -35,6 +35,15 @@ PUBLIC_EXPECTED = {
     "holding a half-closed keep-alive connection, CLOSE_WAIT for 12 s",
 }
 
+ZEEK_EXPECTED = {
+    ("Teredo.pcap", "rst_suspect_origin", 2): "the RST (frame 50) has TTL 255 while every other "
+    "packet from that server has TTL 53: made one hop away, not by the server",
+    ("Teredo.pcap", "rst_suspect_origin", 3): "the same for frame 78",
+    ("ftp-auth-tls.pcap", "rst_data_loss", 1): "the server sent its FIN (83) and reset (84) while "
+    "the client's last 24 bytes (82) were unacknowledged; the RST's seq is the client's ack, so it "
+    "is not suspect (RFC 793)",
+}
+
 
 def _serious(a):
     return [f for f in a.findings if f.severity in (Severity.WARNING, Severity.ERROR)]
@@ -51,3 +60,13 @@ def test_public_corpus_warnings_are_all_explained():
         for f in _serious(analyze(str(path))):
             found.add((path.name, f.kind.value, f.connection))
     assert found == set(PUBLIC_EXPECTED)
+
+
+def test_zeek_corpus_warnings_are_all_explained():
+    found = set()
+    for path in sorted((ROOT / "tests/data/corpus/zeek").glob("*.pcap*")):
+        if path.suffix == ".tsv":
+            continue
+        for f in _serious(analyze(str(path))):
+            found.add((path.name, f.kind.value, f.connection))
+    assert found == set(ZEEK_EXPECTED)

@@ -6,12 +6,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from . import zeek
-from .capture import CaptureInfo, read_capture
-from .connections import index_connections
-from .findings import Finding, find
+from .capture import CaptureInfo
+from .engine import ConnectionSink, Engine, Outcome, Settings
+from .findings import Finding, ReportedFindings
 from .model import Connection
-from .teardown import reconstruct
-from .timewait import TimeWaitSummary, summarize
+from .timewait import TimeWaitSummary
 
 LINUX_TIME_WAIT = 60.0  # TCP_TIMEWAIT_LEN: fixed in Linux, not a sysctl
 LINUX_PORT_RANGE = (32768, 60999)  # net.ipv4.ip_local_port_range default
@@ -26,10 +25,13 @@ class Parameters:
     port_range: tuple[int, int] = LINUX_PORT_RANGE  # the clients' ephemeral ports
     port_share: float = 0.5  # port_exhaustion_risk from this share of the range
     close_wait_threshold: float = 10.0  # seconds in CLOSE_WAIT before a warning
-    # A hard limit on connections per capture: memory grows with connections
-    # (5-10 KB each with events, findings and the Zeek record); a SYN flood
-    # of millions must not exhaust it.
+    # A limit on the connections reported per capture: ``analyze`` keeps every
+    # connection (5-10 KB each with events and findings), and a SYN flood of
+    # millions must not exhaust memory.
     max_connections: int = DEFAULT_MAX_CONNECTIONS
+
+    def settings(self) -> Settings:
+        return Settings(**asdict(self))
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -44,7 +46,8 @@ class Analysis:
     capture: CaptureInfo
     parameters: Parameters
     connections: list[Connection]
-    findings: list[Finding] = field(default_factory=list)
+    # A list, or read back from disk one at a time after ``stream_analysis``.
+    findings: list[Finding] | ReportedFindings = field(default_factory=list)
     time_wait_summary: TimeWaitSummary | None = None
     zeek_records: list[zeek.ZeekRecord] = field(default_factory=list)  # conn.log (docs/zeek.md)
 
@@ -75,32 +78,62 @@ def analyze(
     ``port_share`` set when TIME_WAIT pressure is reported; ``close_wait_threshold``
     is how long a side may sit in CLOSE_WAIT before it is a warning;
     beyond ``max_connections`` connections (the earliest are kept) the rest are
-    not analysed, and a warning says how many.
+    left out, and a warning says how many.
+    Every connection is kept in memory; ``stream_analysis`` keeps none.
     Raises ``analyzer.capture.CaptureError`` when the file cannot be read at all.
     """
     params = Parameters(
         time_wait, tuple(port_range), port_share, close_wait_threshold, max_connections
     )
-    capture = read_capture(path)
-    segments = capture.segments
-    index = index_connections(segments)
-    if len(index) > max_connections:
-        capture.info.warnings.append(
-            f"{path}: connection limit reached: only the first {max_connections} of "
-            f"{len(index)} connections were analysed (--max-connections)"
-        )
-        index = index.first_connections(max_connections)
-    capture_end = capture.info.last_time or 0.0
-    connections = reconstruct(segments, index, capture_end=capture_end, time_wait=time_wait)
-    zeek_records = zeek.annotate(segments, index, connections)
-    pressure = summarize(connections, time_wait)
-    findings = find(
-        capture.info,
-        connections,
-        pressure,
-        time_wait=time_wait,
-        port_range=params.port_range,
-        port_share=port_share,
-        close_wait_threshold=close_wait_threshold,
+    kept = _Keep(max_connections)
+    a, outcome = stream_analysis(path, kept, params)
+    connections = sorted(kept.connections, key=lambda c: c.first_frame)
+    del connections[len(outcome.first_frames) :]
+    for new_id, c in enumerate(connections, 1):
+        c.id = new_id
+    last = int(outcome.first_frames[-1]) if len(outcome.first_frames) else -1
+    # conn.log records of connections left out by the limit are left out too.
+    a.connections = connections
+    a.findings = list(a.findings)
+    a.zeek_records = sorted(
+        (r for r in kept.records if r.first_frame <= last), key=lambda r: (r.ts, r.first_frame)
     )
-    return Analysis(capture.info, params, connections, findings, pressure, zeek_records)
+    return a
+
+
+def stream_analysis(
+    path: str, sink: ConnectionSink, params: Parameters | None = None
+) -> tuple[Analysis, Outcome]:
+    """Analyse one capture, handing its connections to ``sink`` as they settle.
+
+    The ``Analysis`` returned holds the findings and the TIME_WAIT summary but
+    no connections: the sink had them, with provisional ids (their first
+    frames); ``Outcome.new_id`` gives the final ones. Memory follows the
+    connections active at once, not the capture's size (``engine``).
+    """
+    params = params or Parameters()
+    outcome = Engine(params.settings(), sink).run(path)
+    a = Analysis(outcome.info, params, [], outcome.findings, outcome.time_wait_summary)
+    return a, outcome
+
+
+class _Keep:
+    """The sink that keeps the earliest ``limit`` connections and their conn.log records.
+
+    Connections settle out of order, but one that is not among the earliest
+    ``limit`` seen so far never will be: past twice the limit the rest go.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.connections: list[Connection] = []
+        self.records: list[zeek.ZeekRecord] = []
+
+    def add(self, connections: list[Connection], records: list[zeek.ZeekRecord]) -> None:
+        self.connections += connections
+        self.records += records
+        if len(self.connections) > 2 * self.limit:
+            self.connections.sort(key=lambda c: c.first_frame)
+            del self.connections[self.limit :]
+            last = self.connections[-1].first_frame
+            self.records = [r for r in self.records if r.first_frame <= last]

@@ -18,11 +18,13 @@ from .analysis import (
     LINUX_PORT_RANGE,
     LINUX_TIME_WAIT,
     Analysis,
+    Parameters,
     analyze,
+    stream_analysis,
 )
 from .capture import CaptureError, read_capture
 from .output import segments as segment_output
-from .output.document import write_json, write_jsonl
+from .output.document import ConnectionSpool, write_json, write_jsonl
 from .output.ladder import ladder
 from .output.table import ROW_FIELDS, connection_row
 from .output.text import write_text
@@ -159,18 +161,7 @@ def _write_analyses(analyses: list[Analysis], args: argparse.Namespace) -> None:
                 )
             out.write(ladder(a.connection(args.conn)))
         return
-    if args.format == "json":
-        # One file: one document; several: a list of documents, in order.
-        many = len(analyses) > 1
-        out.write("[" if many else "")
-        for i, a in enumerate(analyses):
-            out.write("," if i else "")
-            write_json(a, out)
-        out.write("]\n" if many else "\n")
-    elif args.format == "jsonl":
-        for a in analyses:
-            write_jsonl(a, out)
-    elif args.format == "csv":
+    if args.format == "csv":
         writer = csv.DictWriter(out, fieldnames=["capture", *ROW_FIELDS], lineterminator="\n")
         writer.writeheader()
         for a in analyses:
@@ -192,7 +183,38 @@ def _fails(analyses: list[Analysis], threshold: str | None) -> bool:
     return any(SEVERITY_RANK[f.severity] >= rank for a in analyses for f in a.findings)
 
 
+def _stream_json(args: argparse.Namespace) -> int:
+    """--format json/jsonl: each capture streamed, no connection held in memory."""
+    out, many = sys.stdout, len(args.files) > 1 and args.format == "json"
+    analyses, unreadable = [], 0
+    out.write("[" if many else "")
+    for path in args.files:
+        spool = ConnectionSpool()
+        try:
+            a, outcome = stream_analysis(path, spool, Parameters(**_analysis_options(args)))
+        except CaptureError as e:
+            print(f"teardown: {e}", file=sys.stderr)
+            unreadable += 1
+            spool.close()
+            continue
+        connections = spool.numbered(outcome.first_frames)
+        if args.format == "json":
+            out.write("," if analyses and many else "")
+            write_json(a, out, connections)
+            out.write("" if many else "\n")
+        else:
+            write_jsonl(a, out, connections)
+        spool.close()
+        analyses.append(a)
+    out.write("]\n" if many else "")
+    if unreadable:
+        return EXIT_UNREADABLE
+    return EXIT_FINDINGS if _fails(analyses, args.fail_on) else EXIT_OK
+
+
 def _cmd_analyze(args: argparse.Namespace) -> int:
+    if args.format in ("json", "jsonl") and args.conn is None:
+        return _stream_json(args)
     analyses, unreadable = [], 0
     for path in args.files:
         try:

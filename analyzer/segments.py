@@ -122,13 +122,23 @@ class SegmentTable:
 
     @classmethod
     def concat(cls, tables: Iterable[SegmentTable]) -> SegmentTable:
-        """Join tables that share one address list (as the reader's batches do)."""
+        """Join tables that share one address list (as the reader's batches do)
+        and the columns of the first."""
         tables = list(tables)
         if not tables:
             return cls.empty()
         addresses = max((t.addresses for t in tables), key=len)
-        columns = {name: np.concatenate([t.columns[name] for t in tables]) for name in COLUMNS}
+        names = tables[0].columns
+        columns = {name: np.concatenate([t.columns[name] for t in tables]) for name in names}
         return cls(columns, addresses)
+
+    def only(self, names: Iterable[str]) -> SegmentTable:
+        """The same rows with only the named columns (the others can be freed)."""
+        return SegmentTable({n: self.columns[n] for n in names}, self.addresses)
+
+    def take(self, rows: np.ndarray) -> SegmentTable:
+        """The rows selected by an index array or boolean mask, same addresses."""
+        return SegmentTable({n: a[rows] for n, a in self.columns.items()}, self.addresses)
 
     def rows(self) -> Iterable[dict]:
         """Rows as plain dicts with addresses as text (for CSV/JSON output)."""

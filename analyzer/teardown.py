@@ -425,7 +425,11 @@ def reconstruct(
     capture_end: float,
     time_wait: float = 60.0,
 ) -> list[Connection]:
-    """Walk every connection; returns them in order of their first frame."""
+    """Walk every connection; returns them in order of their first frame.
+
+    A connection's id is its first frame here: the final ids (1, 2, ... in
+    order of first frame) are given once the whole capture is read (``engine``).
+    """
     # The walk makes many small objects and no reference cycles: the cyclic
     # garbage collector would only rescan them again and again.
     collecting = gc.isenabled()
@@ -436,8 +440,8 @@ def reconstruct(
         if collecting:
             gc.enable()
     connections.sort(key=lambda conn: conn.first_frame)
-    for new_id, conn in enumerate(connections, 1):
-        conn.id = new_id
+    for conn in connections:
+        conn.id = conn.first_frame
     _end_time_wait_by_new_syn(connections)
     return connections
 

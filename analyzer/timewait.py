@@ -10,11 +10,13 @@ for that destination until it ends.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from array import array
 from dataclasses import dataclass, field
 from typing import Any
 
-from .model import Connection
+import numpy as np
+
+from .model import Connection, Endpoint
 from .vocabulary import Side
 
 # A steady rate needs enough connections over enough time; a burst of a few
@@ -98,60 +100,143 @@ class TimeWaitSummary:
         }
 
 
-def _holders(c: Connection) -> list[Side]:
-    tw = c.time_wait
-    if tw is None:
-        return []
-    return [Side.CLIENT, Side.SERVER] if tw.side is Side.BOTH else [tw.side]
+class TimeWaitLedger:
+    """What the TIME_WAIT summary needs of each connection: a few numbers, kept as they settle.
 
+    Connections arrive in any order (a streaming analysis settles them when
+    their 4-tuple falls silent); each is named by its provisional id, the first
+    frame, so that ``summary`` can take them in capture order and leave out
+    those beyond a connection limit. Addresses are kept as small codes: a
+    capture of millions of connections has hundreds of thousands of
+    client/server pairs, and numbers are far smaller than strings.
+    """
 
-def summarize(connections: list[Connection], time_wait: float) -> TimeWaitSummary:
-    host_intervals: dict[str, tuple[list, list]] = defaultdict(lambda: ([], []))
-    dest_intervals: dict[tuple[str, str], tuple[list, list]] = defaultdict(lambda: ([], []))
-    dest_syns: dict[tuple[str, str], list[float]] = defaultdict(list)
-    dest_holders: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
-    for c in connections:
-        dest = (c.client.ip, str(c.server))
+    def __init__(self) -> None:
+        self._ips: dict[str, int] = {}
+        # New connections (a client SYN was seen): connection, client, server, port, time.
+        self._syn = {k: array("q") for k in ("conn", "client", "server", "port")}
+        self._syn_time = array("d")
+        # TIME_WAIT holders: connection, client, server, port, held by the client, start, end.
+        self._tw = {k: array("q") for k in ("conn", "client", "server", "port", "by_client")}
+        self._tw_start, self._tw_end = array("d"), array("d")
+
+    def _ip(self, ip: str) -> int:
+        return self._ips.setdefault(ip, len(self._ips))
+
+    def add(self, c: Connection) -> None:
+        tw = c.time_wait
+        if c.isn_client is None and tw is None:
+            return
+        dest = (c.id, self._ip(c.client.ip), self._ip(c.server.ip), c.server.port)
         if c.isn_client is not None:
-            dest_syns[dest].append(c.first_time)
-        for side in _holders(c):
-            host = c.client.ip if side is Side.CLIENT else c.server.ip
-            starts, ends = host_intervals[host]
-            starts.append(c.time_wait.start)
-            ends.append(c.time_wait.end)
-            held = dest_holders[dest]
-            held[side.value] = held.get(side.value, 0) + 1
-            if side is Side.CLIENT:
-                starts, ends = dest_intervals[dest]
-                starts.append(c.time_wait.start)
-                ends.append(c.time_wait.end)
-    hosts = [
-        HostTimeWait(host, Occupancy.from_intervals(*intervals))
-        for host, intervals in host_intervals.items()
-    ]
-    hosts.sort(key=lambda h: -h.occupancy.peak)
-    destinations = []
-    # A destination is listed when its client held TIME_WAIT sockets or when
-    # it opened connections at a measurable rate: the others say nothing of
-    # port pressure (and a capture of many clients has many of them).
-    for dest in set(dest_syns) | set(dest_intervals):
-        syns = sorted(dest_syns.get(dest, []))
-        rate = None
-        if len(syns) >= MIN_CONNECTIONS_FOR_RATE and syns[-1] - syns[0] >= MIN_SECONDS_FOR_RATE:
-            rate = (len(syns) - 1) / (syns[-1] - syns[0])
-        if rate is None and dest not in dest_intervals:
-            continue
-        occupancy = Occupancy.from_intervals(*dest_intervals.get(dest, ([], [])))
-        destinations.append(
-            DestinationTimeWait(
-                client=dest[0],
-                server=dest[1],
-                connections=len(syns),
-                rate=rate,
-                occupancy=occupancy,
-                forecast=rate * time_wait if rate is not None else None,
-                holder=dest_holders.get(dest, {}),
+            for column, value in zip(self._syn.values(), dest):
+                column.append(value)
+            self._syn_time.append(c.first_time)
+        if tw is None:
+            return
+        for side in (Side.CLIENT, Side.SERVER) if tw.side is Side.BOTH else (tw.side,):
+            for column, value in zip(self._tw.values(), (*dest, side is Side.CLIENT)):
+                column.append(value)
+            self._tw_start.append(tw.start)
+            self._tw_end.append(tw.end)
+
+    def summary(self, time_wait: float, last_connection: int | None = None) -> TimeWaitSummary:
+        """Hosts and destinations; only connections up to ``last_connection`` if given."""
+        syn = {k: np.frombuffer(v, np.int64) for k, v in self._syn.items()}
+        tw = {k: np.frombuffer(v, np.int64) for k, v in self._tw.items()}
+        syns = _in_capture_order(syn["conn"], last_connection)
+        held = _in_capture_order(tw["conn"], last_connection)
+        syn = {k: v[syns] for k, v in syn.items()}
+        syn_time = np.frombuffer(self._syn_time, np.float64)[syns]
+        tw = {k: v[held] for k, v in tw.items()}
+        tw_start = np.frombuffer(self._tw_start, np.float64)[held]
+        tw_end = np.frombuffer(self._tw_end, np.float64)[held]
+        by_client = tw["by_client"].astype(bool)
+
+        ips = list(self._ips)
+        host = np.where(by_client, tw["client"], tw["server"])
+        hosts = [
+            HostTimeWait(
+                ips[h], Occupancy.from_intervals(tw_start[rows].tolist(), tw_end[rows].tolist())
             )
+            for h, rows in _rows_by_key(host)
+        ]
+        hosts.sort(key=lambda h: -h.occupancy.peak)
+
+        # Destinations (client, server, port) numbered over both tables at once.
+        _, dest = np.unique(
+            np.concatenate(
+                [np.stack([syn[k] for k in ("client", "server", "port")], axis=1),
+                 np.stack([tw[k] for k in ("client", "server", "port")], axis=1)]
+            ).reshape(-1, 3),
+            axis=0,
+            return_inverse=True,
+        )  # fmt: skip
+        dest = dest.reshape(-1)
+        syn_dest, tw_dest = dest[: len(syns)], dest[len(syns) :]
+        syn_rows = dict(_rows_by_key(syn_dest))
+        client_held = dict(_rows_by_key(np.where(by_client, tw_dest, -1)))
+        client_held.pop(-1, None)
+        holders_of = dict(_rows_by_key(tw_dest))
+        # Any row of a destination names it.
+        where = {d: ("syn", rows[0]) for d, rows in syn_rows.items()}
+        where.update((d, ("tw", rows[0])) for d, rows in holders_of.items() if d not in where)
+
+        destinations = []
+        # A destination is listed when its client held TIME_WAIT sockets or when
+        # it opened connections at a measurable rate: the others say nothing of
+        # port pressure (and a capture of many clients has many of them).
+        for d in syn_rows.keys() | client_held.keys():
+            times = np.sort(syn_time[syn_rows[d]]) if d in syn_rows else np.empty(0)
+            rate = None
+            span = float(times[-1] - times[0]) if len(times) else 0.0
+            if len(times) >= MIN_CONNECTIONS_FOR_RATE and span >= MIN_SECONDS_FOR_RATE:
+                rate = (len(times) - 1) / span
+            if rate is None and d not in client_held:
+                continue
+            rows = client_held.get(d, np.empty(0, int))
+            holder: dict[str, int] = {}
+            for is_client in by_client[holders_of.get(d, [])].tolist():
+                side = Side.CLIENT.value if is_client else Side.SERVER.value
+                holder[side] = holder.get(side, 0) + 1
+            table, row = where[d]
+            named = syn if table == "syn" else tw
+            client = ips[named["client"][row]]
+            server = str(Endpoint(ips[named["server"][row]], int(named["port"][row])))
+            destinations.append(
+                DestinationTimeWait(
+                    client=client,
+                    server=server,
+                    connections=len(times),
+                    rate=rate,
+                    occupancy=Occupancy.from_intervals(
+                        tw_start[rows].tolist(), tw_end[rows].tolist()
+                    ),
+                    forecast=rate * time_wait if rate is not None else None,
+                    holder=holder,
+                )
+            )
+        destinations.sort(
+            key=lambda d: (-max(d.occupancy.peak, d.forecast or 0), d.client, d.server)
         )
-    destinations.sort(key=lambda d: (-max(d.occupancy.peak, d.forecast or 0), d.client, d.server))
-    return TimeWaitSummary(hosts, destinations)
+        return TimeWaitSummary(hosts, destinations)
+
+
+def _in_capture_order(conn: np.ndarray, last_connection: int | None) -> np.ndarray:
+    """Row positions in connection order (stable: a connection's rows keep theirs)."""
+    order = np.argsort(conn, kind="stable")
+    if last_connection is not None:
+        order = order[conn[order] <= last_connection]
+    return order
+
+
+def _rows_by_key(keys: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """(key, positions of its rows), keys in order of first appearance."""
+    if not len(keys):
+        return []
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    starts = np.flatnonzero(np.append(True, sorted_keys[1:] != sorted_keys[:-1]))
+    groups = np.split(order, starts[1:])
+    groups.sort(key=lambda rows: rows[0])
+    return [(int(keys[rows[0]]), rows) for rows in groups]

@@ -168,6 +168,7 @@ class ZeekRecord:
     resp_pkts: int
     rows: list[int] = field(default_factory=list, repr=False)  # segment rows, frame order
     ended_by: str = "end_of_capture"  # or "attempt_timer", "reuse", ... (docs/zeek.md)
+    first_frame: int = 0  # frame of its first packet
 
     @property
     def uid(self) -> str:
@@ -746,7 +747,10 @@ def records(
     finally:
         if gc_was_enabled:
             gc.enable()
-    out.sort(key=lambda r: (r.ts, r.rows[0]))
+    frames = seg.frame
+    for r in out:
+        r.first_frame = int(frames[r.rows[0]])
+    out.sort(key=lambda r: (r.ts, r.first_frame))
     return out
 
 

@@ -1,43 +1,143 @@
 """Connections -> findings: the anomalies an engineer would point at, with evidence.
 
-One module per family; ``find`` runs them all in a fixed order. The kinds are
-defined in ``analyzer.vocabulary.FindingKind``; the rules in docs/findings.md.
+One module per family. The kinds are defined in ``analyzer.vocabulary.FindingKind``;
+the rules in docs/findings.md. ``FindingCollector`` gathers them as connections
+settle and puts them in their final order when the capture has been read.
 """
 
 from __future__ import annotations
 
+import pickle
+import tempfile
+from array import array
+from collections.abc import Callable, Iterator
+
+import numpy as np
+
 from ..capture import CaptureInfo
 from ..model import Connection
 from ..timewait import TimeWaitSummary
-from .artefacts import capture_artefacts
-from .closes import close_wait_stalls, data_after_fin, fin_retransmissions
+from .artefacts import ArtefactTally, capture_artefacts
+from .closes import (
+    StillInCloseWait,
+    close_wait_at_end,
+    close_wait_stalls,
+    data_after_fin,
+    fin_retransmissions,
+)
 from .finding import Finding
 from .pressure import port_exhaustion
 from .resets import reset_findings
 from .reuse import reuse_findings
 
-__all__ = ["Finding", "find"]
+__all__ = ["Finding", "FindingCollector", "ReportedFindings"]
+
+# The order findings are reported in: capture-wide TIME_WAIT pressure first
+# (added at the end), then each connection's own findings in id order, then
+# 4-tuple reuse in order of the connection that revealed it, then artefacts.
+_OWN, _REUSE = 1, 2
+# Finding details that name another connection.
+_CONNECTION_FIELDS = ("previous_connection", "new_connection")
 
 
-def find(
-    info: CaptureInfo,
-    connections: list[Connection],
-    time_wait_summary: TimeWaitSummary,
-    *,
-    time_wait: float,
-    port_range: tuple[int, int],
-    port_share: float,
-    close_wait_threshold: float,
-) -> list[Finding]:
-    capture_end = info.last_time or 0.0
-    findings: list[Finding] = list(
-        port_exhaustion(time_wait_summary, port_range, port_share, time_wait)
-    )
-    for c in connections:
-        findings += reset_findings(c)
-        findings += fin_retransmissions(c)
-        findings += close_wait_stalls(c, capture_end, close_wait_threshold)
-        findings += data_after_fin(c)
-    findings += reuse_findings(connections, time_wait)
-    findings += capture_artefacts(info, connections)
-    return findings
+class FindingCollector:
+    """Findings gathered slice by slice; ``finish`` orders and numbers them.
+
+    Until the whole capture is read a connection's id is provisional (its
+    first frame); ``finish`` maps every id to the final one. Meanwhile the
+    findings wait pickled in a temporary file: a capture of millions of
+    connections has hundreds of thousands of them.
+    """
+
+    def __init__(self, *, time_wait: float, close_wait_threshold: float) -> None:
+        self.time_wait = time_wait
+        self.close_wait_threshold = close_wait_threshold
+        self._file = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as self)
+        # Per finding: its place in the report (family, connection) and its bytes.
+        self._family, self._connection = array("b"), array("q")
+        self._offset, self._size = array("q"), array("q")
+        self._end = 0
+        self.artefacts = ArtefactTally()
+
+    def _keep(self, family: int, c: Connection, item: Finding | StillInCloseWait) -> None:
+        data = pickle.dumps(item, pickle.HIGHEST_PROTOCOL)
+        self._file.write(data)
+        self._family.append(family)
+        self._connection.append(c.id)
+        self._offset.append(self._end)
+        self._size.append(len(data))
+        self._end += len(data)
+
+    def add(self, connections: list[Connection]) -> None:
+        """Judge connections; every incarnation of a 4-tuple must come in one call."""
+        for c in connections:
+            for f in reset_findings(c):
+                self._keep(_OWN, c, f)
+            for f in fin_retransmissions(c):
+                self._keep(_OWN, c, f)
+            for f in close_wait_stalls(c, self.close_wait_threshold):
+                self._keep(_OWN, c, f)
+            for f in data_after_fin(c):
+                self._keep(_OWN, c, f)
+            self.artefacts.add(c)
+        for c, f in reuse_findings(connections, self.time_wait):
+            self._keep(_REUSE, c, f)
+
+    def finish(
+        self,
+        info: CaptureInfo,
+        time_wait_summary: TimeWaitSummary,
+        new_id: Callable[[int], int | None],
+        *,
+        capture_end: float,
+        port_range: tuple[int, int],
+        port_share: float,
+    ) -> ReportedFindings:
+        """All findings in order, connections renamed by ``new_id`` (None: left out)."""
+        connection = np.frombuffer(self._connection, np.int64)
+        # Stable: a connection's findings keep the order they were made in.
+        order = np.lexsort((connection, np.frombuffer(self._family, np.int8)))
+        kept = np.fromiter((new_id(c) is not None for c in connection[order].tolist()), bool)
+        order = order[kept]
+        return ReportedFindings(
+            first=list(port_exhaustion(time_wait_summary, port_range, port_share, self.time_wait)),
+            file=self._file,
+            places=(
+                np.frombuffer(self._offset, np.int64)[order],
+                np.frombuffer(self._size, np.int64)[order],
+            ),
+            last=list(capture_artefacts(info, self.artefacts.renumbered(new_id))),
+            judge=lambda item: self._judged(item, new_id, capture_end),
+        )
+
+    def _judged(self, item, new_id, capture_end: float) -> Finding:
+        if isinstance(item, StillInCloseWait):
+            item = close_wait_at_end(item, capture_end, self.close_wait_threshold)
+        item.connection = new_id(item.connection)
+        for name in _CONNECTION_FIELDS:
+            if name in item.detail:
+                item.detail[name] = new_id(item.detail[name])
+        return item
+
+
+class ReportedFindings:
+    """A capture's findings in report order, read back from disk one at a time.
+
+    Iterating again reads them again; ``list()`` holds them all. What is
+    known at the end (TIME_WAIT pressure, capture artefacts) is kept in memory.
+    """
+
+    def __init__(self, *, first, file, places, last, judge) -> None:
+        self._first, self._file, self._places, self._last = first, file, places, last
+        self._judge = judge
+
+    def __len__(self) -> int:
+        return len(self._first) + len(self._places[0]) + len(self._last)
+
+    def __iter__(self) -> Iterator[Finding]:
+        yield from self._first
+        f = self._file
+        for offset, size in zip(*(p.tolist() for p in self._places)):
+            f.seek(offset)
+            yield self._judge(pickle.loads(f.read(size)))
+        yield from self._last

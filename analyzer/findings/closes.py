@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from ..model import Connection
 from ..vocabulary import CloseKind, FindingKind, Severity, Side, State
@@ -54,55 +55,78 @@ def fin_retransmissions(c: Connection) -> Iterator[Finding]:
         )
 
 
-def close_wait_stalls(c: Connection, capture_end: float, threshold: float) -> Iterator[Finding]:
+@dataclass(slots=True)
+class StillInCloseWait:
+    """A side still in CLOSE_WAIT at its connection's last segment.
+
+    How long it waited is measured to the end of the capture, which a streaming
+    analysis knows only at the end: ``close_wait_at_end`` judges it then.
+    """
+
+    connection: int
+    side: Side
+    frames: list[int]  # the peer's FIN and this side's ACK of it
+    since: float  # when this side acknowledged the peer's FIN
+
+
+def close_wait_stalls(c: Connection, threshold: float) -> Iterator[Finding | StillInCloseWait]:
     """A side acked the peer's FIN but did not send its own FIN in time."""
     for side in (Side.CLIENT, Side.SERVER):
         peer = c.facts[side.peer]
         if peer.fin_ack_time is None or c.close is CloseKind.ABORT:
             continue
         own_fin = c.facts[side].fin_frame
-        if own_fin is not None:
-            waited = c.facts[side].fin_time - peer.fin_ack_time
-            if waited < threshold:
-                continue
-            still = False
-        else:
-            if c.end_states[side] is not State.CLOSE_WAIT:
-                continue
-            waited = capture_end - peer.fin_ack_time
-            still = True
-        severity = Severity.WARNING if waited >= threshold else Severity.INFO
-        if still:
-            summary = (
-                f"the {side.value} acknowledged the {side.peer.value}'s FIN and was still in "
-                f"CLOSE_WAIT {waited:.3f} s later when the capture ended: its application has "
-                "not closed the socket"
-            )
-        else:
-            summary = (
-                f"the {side.value} sat in CLOSE_WAIT for {waited:.3f} s before closing: its "
-                "application was slow to close the socket after the peer's FIN"
-            )
-        yield Finding(
-            kind=FindingKind.CLOSE_WAIT_STALL,
-            severity=severity,
-            connection=c.id,
-            frames=[f for f in (peer.fin_frame, peer.fin_ack_frame, own_fin) if f is not None],
-            time=peer.fin_ack_time,
-            summary=summary,
-            detail={
-                "side": side.value,
-                "seconds": waited,
-                "threshold": threshold,
-                "still_in_close_wait": still,
-            },
-            reference="RFC 793 section 3.5: CLOSE_WAIT ends only when the application calls "
-            "close(); no kernel timer ends it",
-            advice=f"Look at the {side.value} application: after read() returns 0 (EOF) it "
-            "must close() the socket. Sockets stuck in CLOSE_WAIT leak file descriptors and "
-            "leave the peer in FIN_WAIT_2. (tcp_fin_timeout bounds the peer's orphaned "
-            "FIN_WAIT_2, not this.)",
+        if own_fin is None:
+            if c.end_states[side] is State.CLOSE_WAIT:
+                frames = [f for f in (peer.fin_frame, peer.fin_ack_frame) if f is not None]
+                yield StillInCloseWait(c.id, side, frames, peer.fin_ack_time)
+            continue
+        waited = c.facts[side].fin_time - peer.fin_ack_time
+        if waited < threshold:
+            continue
+        frames = [f for f in (peer.fin_frame, peer.fin_ack_frame, own_fin) if f is not None]
+        summary = (
+            f"the {side.value} sat in CLOSE_WAIT for {waited:.3f} s before closing: its "
+            "application was slow to close the socket after the peer's FIN"
         )
+        yield _close_wait_finding(c.id, side, frames, peer.fin_ack_time, waited, threshold,
+                                  summary, still=False)  # fmt: skip
+
+
+def close_wait_at_end(w: StillInCloseWait, capture_end: float, threshold: float) -> Finding:
+    waited = capture_end - w.since
+    summary = (
+        f"the {w.side.value} acknowledged the {w.side.peer.value}'s FIN and was still in "
+        f"CLOSE_WAIT {waited:.3f} s later when the capture ended: its application has "
+        "not closed the socket"
+    )
+    return _close_wait_finding(w.connection, w.side, w.frames, w.since, waited, threshold,
+                               summary, still=True)  # fmt: skip
+
+
+def _close_wait_finding(
+    connection, side: Side, frames, since, waited, threshold, summary, *, still: bool
+) -> Finding:
+    return Finding(
+        kind=FindingKind.CLOSE_WAIT_STALL,
+        severity=Severity.WARNING if waited >= threshold else Severity.INFO,
+        connection=connection,
+        frames=frames,
+        time=since,
+        summary=summary,
+        detail={
+            "side": side.value,
+            "seconds": waited,
+            "threshold": threshold,
+            "still_in_close_wait": still,
+        },
+        reference="RFC 793 section 3.5: CLOSE_WAIT ends only when the application calls "
+        "close(); no kernel timer ends it",
+        advice=f"Look at the {side.value} application: after read() returns 0 (EOF) it "
+        "must close() the socket. Sockets stuck in CLOSE_WAIT leak file descriptors and "
+        "leave the peer in FIN_WAIT_2. (tcp_fin_timeout bounds the peer's orphaned "
+        "FIN_WAIT_2, not this.)",
+    )
 
 
 def data_after_fin(c: Connection) -> Iterator[Finding]:

@@ -185,7 +185,10 @@ def assassination_by_syn(previous: Connection, c: Connection) -> Finding | None:
     )
 
 
-def reuse_findings(connections: list[Connection], time_wait: float) -> Iterator[Finding]:
+def reuse_findings(
+    connections: list[Connection], time_wait: float
+) -> Iterator[tuple[Connection, Finding]]:
+    """Findings on 4-tuple reuse, each with the connection whose arrival revealed it."""
     latest: dict[frozenset, Connection] = {}
     for c in connections:
         key = frozenset(c.four_tuple)
@@ -193,10 +196,10 @@ def reuse_findings(connections: list[Connection], time_wait: float) -> Iterator[
         latest[key] = c
         assassinated = assassination_by_rst(c)
         if assassinated:
-            yield assassinated
+            yield c, assassinated
         if previous is None or c.isn_client is None:
             continue
-        yield port_reuse(previous, c, time_wait)
+        yield c, port_reuse(previous, c, time_wait)
         by_syn = assassination_by_syn(previous, c)
         if by_syn:
-            yield by_syn
+            yield c, by_syn

@@ -7,13 +7,19 @@ describes it and the tests validate every document they make against it.
 from __future__ import annotations
 
 import json
+import tempfile
+from array import array
+from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
+
+import numpy as np
 
 from ..analysis import Analysis
 from ..model import Connection, Event
 from ..vocabulary import Side
 
 SCHEMA_ID = "teardown.analysis/1"
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def _side(value: Side | None) -> str | None:
@@ -67,7 +73,9 @@ def connection_dict(c: Connection) -> dict[str, Any]:
     }
 
 
-def analysis_document(a: Analysis, *, connections: bool = True) -> dict[str, Any]:
+def analysis_document(
+    a: Analysis, *, connections: bool = True, findings: bool = True
+) -> dict[str, Any]:
     info = a.capture
     return {
         "schema": SCHEMA_ID,
@@ -85,31 +93,93 @@ def analysis_document(a: Analysis, *, connections: bool = True) -> dict[str, Any
         },
         "parameters": a.parameters.as_dict(),
         "connections": [connection_dict(c) for c in a.connections] if connections else [],
-        "findings": [f.as_dict() for f in a.findings],
+        "findings": [f.as_dict() for f in a.findings] if findings else [],
         **({"time_wait": a.time_wait_summary.as_dict()} if a.time_wait_summary else {}),
     }
 
 
-def write_json(a: Analysis, out: TextIO) -> None:
+def write_json(a: Analysis, out: TextIO, connections: Iterable[str] | None = None) -> None:
     """The same document as ``analysis_document``, streamed one connection at a time.
 
     Compact (json's C encoder only runs without indent), and never holding the
     whole document in memory: a capture of millions of connections would.
+    ``connections`` are the connections' JSON texts, if not ``a.connections``
+    (``ConnectionSpool.numbered``).
     """
-    dumps = json.JSONEncoder(separators=(",", ":")).encode
-    head = analysis_document(a, connections=False)
+    head = analysis_document(a, connections=False, findings=False)
     head.pop("connections")
-    out.write(dumps(head)[:-1] + ',"connections":[')
-    for i, c in enumerate(a.connections):
+    head.pop("findings")
+    time_wait = head.pop("time_wait", None)
+    out.write(_dumps(head)[:-1] + ',"findings":[')
+    for i, f in enumerate(a.findings):
+        out.write(("," if i else "") + _dumps(f.as_dict()))
+    out.write("]")
+    if time_wait is not None:
+        out.write(',"time_wait":' + _dumps(time_wait))
+    out.write(',"connections":[')
+    if connections is None:
+        connections = (_dumps(connection_dict(c)) for c in a.connections)
+    for i, text in enumerate(connections):
         if i:
             out.write(",")
-        out.write(dumps(connection_dict(c)))
+        out.write(text)
     out.write("]}")
 
 
-def write_jsonl(a: Analysis, out: TextIO) -> None:
+def write_jsonl(a: Analysis, out: TextIO, connections: Iterable[str] | None = None) -> None:
     """One connection per line, each naming its capture."""
-    for c in a.connections:
-        row = connection_dict(c)
-        row["capture"] = a.capture.path
-        out.write(json.dumps(row) + "\n")
+    capture = ',"capture":' + _dumps(a.capture.path) + "}\n"
+    if connections is None:
+        connections = (_dumps(connection_dict(c)) for c in a.connections)
+    for text in connections:
+        out.write(text[:-1] + capture)
+
+
+class ConnectionSpool:
+    """The sink that writes connections' JSON to a temporary file as they settle.
+
+    Connections settle out of order and learn their ids only at the end;
+    ``numbered`` reads them back in id order with their ids. The temporary
+    file is not mapped into memory, so it costs page cache, not resident memory.
+    """
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as self)
+        self._first_frames, self._offsets, self._sizes = array("q"), array("q"), array("q")
+        self._end = 0
+
+    def add(self, connections: list[Connection], records) -> None:
+        pieces = []
+        for c in connections:
+            d = connection_dict(c)
+            del d["id"]  # provisional: the connection's first frame
+            text = _dumps(d).encode()
+            self._first_frames.append(c.first_frame)
+            self._offsets.append(self._end)
+            self._sizes.append(len(text))
+            self._end += len(text)
+            pieces.append(text)
+        self._file.write(b"".join(pieces))
+
+    def numbered(self, first_frames: np.ndarray) -> Iterator[str]:
+        """Each kept connection's JSON text with its id, in id order.
+
+        ``first_frames`` are the kept connections' first frames, ascending
+        (``engine.Outcome``): connection ``i + 1`` is the one at ``i``.
+        """
+        spooled = np.frombuffer(self._first_frames, np.int64)
+        order = np.argsort(spooled)[: len(first_frames)]
+        offsets = np.frombuffer(self._offsets, np.int64)[order]
+        sizes = np.frombuffer(self._sizes, np.int64)[order]
+        f = self._file
+        f.flush()
+        new_id = 0
+        for block in range(0, len(order), 65536):  # Python ints for a block at a time
+            part = slice(block, block + 65536)
+            for offset, size in zip(offsets[part].tolist(), sizes[part].tolist()):
+                new_id += 1
+                f.seek(offset)
+                yield f'{{"id":{new_id},' + f.read(size)[1:].decode()
+
+    def close(self) -> None:
+        self._file.close()

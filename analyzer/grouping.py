@@ -1,0 +1,213 @@
+"""Segments -> 4-tuple groups, as the capture streams past.
+
+A *group* is the run of one 4-tuple's segments with no silence longer than
+``silence`` between one segment and the next; a segment after a longer
+silence starts a new group (the 4-tuple starts afresh, see docs/verdicts.md,
+"Connections"). Connections are then found inside each group
+(``connections.index_connections``), so a group is the unit the streaming
+engine hands on: once the capture has moved on by more than ``silence`` past
+a group's last segment, nothing can join it any more and it is *settled*.
+
+Silence is measured on the *capture clock*: the running maximum of the
+segments' timestamps in frame order. A clock that never steps back makes the
+rule the same however the capture is cut into batches: a segment that would
+join a group always arrives before the clock has passed that group's
+settling point.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .segments import ACK, FIN, RST, SYN, SegmentTable
+
+_NEVER = np.iinfo(np.int64).min
+
+
+@dataclass(frozen=True)
+class Silence:
+    """How long a 4-tuple must be silent before it starts afresh, in nanoseconds.
+
+    ``closed_ns`` once both sides sent a FIN or a RST passed (since the last
+    bare SYN), ``open_ns`` otherwise.
+    """
+
+    open_ns: int
+    closed_ns: int
+
+
+def endpoint_keys(seg: SegmentTable) -> tuple[np.ndarray, np.ndarray]:
+    """Per segment: its two endpoints as ``address code << 16 | port``, lower first."""
+    src = seg.src.astype(np.int64) << 16 | seg.sport
+    dst = seg.dst.astype(np.int64) << 16 | seg.dport
+    return np.minimum(src, dst), np.maximum(src, dst)
+
+
+def _grown(a: np.ndarray, size: int, fill) -> np.ndarray:
+    if size <= len(a):
+        return a
+    out = np.full(max(size, 2 * len(a), 1024), fill, a.dtype)
+    out[: len(a)] = a
+    return out
+
+
+class TupleGroups:
+    """Gives each segment its group; tells which groups have settled.
+
+    Per group only a few numbers are kept (its endpoints, last clock and
+    whether it has closed), and only the 4-tuples with a group still open are
+    in the lookup dict.
+    """
+
+    def __init__(self, silence: Silence) -> None:
+        self.silence = silence
+        self.clock = _NEVER  # the capture clock after the last batch
+        self.count = 0  # groups so far
+        self._open: dict[tuple[int, int], int] = {}  # (lo, hi) -> its open group
+        self._last_clock = np.empty(0, np.int64)
+        self._lo = np.empty(0, np.int64)
+        self._hi = np.empty(0, np.int64)
+        self._closing = np.empty(0, np.int8)  # _CLOSING bits since the last bare SYN
+        self._settled = np.empty(0, bool)
+
+    def assign(self, seg: SegmentTable) -> np.ndarray:
+        """The group of every segment of the next batch (frame order)."""
+        n = len(seg)
+        if not n:
+            return np.empty(0, np.int64)
+        clock = np.maximum.accumulate(np.maximum(seg.ts_ns, self.clock))
+        lo, hi = endpoint_keys(seg)
+        order = np.lexsort((np.arange(n), hi, lo))  # by 4-tuple, frame order within
+        src = (seg.src.astype(np.int64) << 16 | seg.sport)[order]
+        lo, hi, clk, flags = lo[order], hi[order], clock[order], seg.flags[order]
+        pair_start = np.ones(n, bool)
+        pair_start[1:] = (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])
+        firsts = np.flatnonzero(pair_start)
+        sizes = np.diff(np.append(firsts, n))
+        keys = list(zip(lo[firsts].tolist(), hi[firsts].tolist()))
+        open_group = np.array([self._open.get(k, -1) for k in keys], np.int64)
+        continues = open_group >= 0
+        carry = np.zeros(len(firsts), np.int8)
+        carry[continues] = self._closing[open_group[continues]]
+        closing = _Closing(flags, src == lo, np.repeat(firsts, sizes), np.repeat(carry, sizes))
+
+        # Each segment's predecessor on its 4-tuple: the one before it in this
+        # batch, or the open group's last segment.
+        prev = np.empty(n, np.int64)
+        prev[1:] = clk[:-1]
+        has_prev = np.ones(n, bool)
+        prev_first = np.zeros(len(firsts), np.int64)
+        prev_first[continues] = self._last_clock[open_group[continues]]
+        prev[firsts] = prev_first
+        has_prev[firsts] = continues
+        gap = clk - prev
+        starts_group = ~has_prev | (gap > self.silence.open_ns)
+        # A silence longer than the closed limit only splits a closed group:
+        # decided one at a time, since each split restarts what follows.
+        undecided = has_prev & ~starts_group & (gap > self.silence.closed_ns)
+        for i in np.flatnonzero(undecided).tolist():
+            if _closed(closing.before(i, starts_group)):
+                starts_group[i] = True
+
+        # New groups are numbered in (4-tuple, frame) order; segments before
+        # their 4-tuple's first new group continue its open group.
+        opened = np.cumsum(starts_group)
+        opened_before = np.repeat((opened - starts_group)[firsts], sizes)
+        group = np.where(
+            opened > opened_before,
+            self.count + opened - 1,
+            np.repeat(open_group, sizes),
+        )
+        total = self.count + int(opened[-1])
+        self._last_clock = _grown(self._last_clock, total, _NEVER)
+        self._lo = _grown(self._lo, total, 0)
+        self._hi = _grown(self._hi, total, 0)
+        self._closing = _grown(self._closing, total, 0)
+        self._settled = _grown(self._settled, total, False)
+        starts = np.flatnonzero(starts_group)
+        self._lo[group[starts]] = lo[starts]
+        self._hi[group[starts]] = hi[starts]
+        run_end = np.append(group[1:] != group[:-1], True)  # a group's last segment here
+        self._last_clock[group[run_end]] = clk[run_end]
+        self._closing[group[run_end]] = closing.after(np.flatnonzero(run_end), starts_group)
+        lasts = np.append(firsts[1:], n) - 1
+        self._open.update(zip(keys, group[lasts].tolist()))
+        self.count = total
+        self.clock = int(clock[-1])
+
+        out = np.empty(n, np.int64)
+        out[order] = group
+        return out
+
+    def settle(self, *, everything: bool = False) -> np.ndarray:
+        """Groups settled since the last call (all the rest with ``everything``)."""
+        if not self.count:
+            return np.empty(0, np.int64)
+        live = ~self._settled[: self.count]
+        if not everything:
+            limit = np.where(
+                _closed(self._closing[: self.count]),
+                self.silence.closed_ns,
+                self.silence.open_ns,
+            )
+            live &= self._last_clock[: self.count] < self.clock - limit
+        due = np.flatnonzero(live)
+        self._settled[due] = True
+        for g, key in zip(due.tolist(), zip(self._lo[due].tolist(), self._hi[due].tolist())):
+            if self._open.get(key) == g:
+                del self._open[key]
+        return due
+
+    def endpoints(self, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self._lo[groups], self._hi[groups]
+
+
+# What has happened to a group since its last bare SYN, as bits.
+_FIN_FROM_LO, _FIN_FROM_HI, _RESET = 1, 2, 4
+
+
+def _closed(bits):
+    """Both sides sent a FIN, or a RST passed (works on arrays too)."""
+    return ((bits & 3) == 3) | ((bits & _RESET) != 0)
+
+
+class _Closing:
+    """The closing bits of a batch's segments (sorted by 4-tuple), over any range."""
+
+    def __init__(self, flags, from_lo, run_first, carry) -> None:
+        fin, rst = (flags & FIN) != 0, (flags & RST) != 0
+        self.counts = [
+            np.concatenate([[0], np.cumsum(kind)]) for kind in (fin & from_lo, fin & ~from_lo, rst)
+        ]
+        self.bare_syn = (flags & (SYN | ACK | RST)) == SYN
+        self.run_first, self.carry = run_first, carry
+
+    def _between(self, a, b):
+        """Bits over the segments [a, b)."""
+        bits = np.zeros(np.shape(a), np.int8)
+        for bit, count in zip((_FIN_FROM_LO, _FIN_FROM_HI, _RESET), self.counts):
+            bits |= np.where(count[b] > count[a], bit, 0).astype(np.int8)
+        return bits
+
+    def _state(self, restart, end, seg):
+        """Bits over [restart, end) in the 4-tuple of segment ``seg``; from the
+        4-tuple's first segment here, and what it carried in, without a restart
+        (a bare SYN or a new group)."""
+        first = self.run_first[seg]
+        own = restart >= first
+        start = np.where(own, restart, first)
+        return self._between(start, end) | np.where(own, 0, self.carry[seg])
+
+    def before(self, i: int, starts_group: np.ndarray) -> int:
+        """The bits just before segment ``i`` (with ``starts_group`` as decided so far)."""
+        restarts = np.flatnonzero((starts_group | self.bare_syn)[self.run_first[i] : i])
+        restart = self.run_first[i] + restarts[-1] if len(restarts) else -1
+        return int(self._state(np.array(restart), np.array(i), i))
+
+    def after(self, last: np.ndarray, starts_group: np.ndarray) -> np.ndarray:
+        """The bits after each segment in ``last``."""
+        restarts = starts_group | self.bare_syn
+        latest = np.maximum.accumulate(np.where(restarts, np.arange(len(restarts)), -1))
+        return self._state(latest[last], last + 1, last)

@@ -1,0 +1,147 @@
+"""The streaming engine gives the straightforward answer, however the capture is cut.
+
+The straightforward path is the engine with the whole capture in one batch:
+every segment in memory, every 4-tuple settled at the end. The streaming path
+reads small batches and settles 4-tuples as they fall silent. On every capture
+in the tests both must write the same JSON document, byte for byte, also with
+the silence limits shrunk so that settling happens all the time.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from scapy.all import IP, TCP, Ether, wrpcap
+
+from analyzer import engine
+from analyzer.analysis import Parameters, analyze, stream_analysis
+from analyzer.output.document import ConnectionSpool, write_json
+
+ROOT = Path(__file__).resolve().parent.parent
+CAPTURES = sorted(
+    p
+    for folder in (ROOT / "captures", ROOT / "tests" / "data" / "corpus")
+    for p in folder.rglob("*")
+    if p.suffix in (".pcap", ".pcapng")
+)
+WHOLE_FILE = 1 << 40
+SMALL_BATCHES = 200  # bytes: a record or two per batch
+
+
+def document(path: Path, chunk_bytes: int, time_wait: float = 60.0) -> str:
+    spool = ConnectionSpool()
+    params = Parameters(time_wait=time_wait)
+    sink_run = engine.Engine.run
+
+    def run(self, p, chunk_bytes=chunk_bytes):
+        return sink_run(self, p, chunk_bytes=chunk_bytes)
+
+    engine.Engine.run = run
+    try:
+        a, outcome = stream_analysis(str(path), spool, params)
+    finally:
+        engine.Engine.run = sink_run
+    out = io.StringIO()
+    write_json(a, out, spool.numbered(outcome.first_frames))
+    spool.close()
+    return out.getvalue()
+
+
+def test_the_corpus_is_there():
+    assert len(CAPTURES) > 60
+
+
+@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: p.name)
+def test_small_batches_give_the_whole_file_answer(path, monkeypatch):
+    assert document(path, SMALL_BATCHES) == document(path, WHOLE_FILE)
+    # Silences of a fraction of a second: groups settle and start afresh all
+    # the time, and the answer still cannot depend on the batches.
+    monkeypatch.setattr(engine, "MIN_OPEN_SILENCE", 0.3)
+    monkeypatch.setattr(engine, "CLOSED_MARGIN", 0.05)
+    whole = document(path, WHOLE_FILE, time_wait=0.1)
+    assert document(path, SMALL_BATCHES, time_wait=0.1) == whole
+
+
+def test_streamed_document_equals_the_in_memory_one(tmp_path):
+    from analyzer.output.document import analysis_document
+
+    path = ROOT / "captures" / "port-reuse-client-time-wait.pcap"
+    streamed = json.loads(document(path, SMALL_BATCHES))
+    assert streamed == json.loads(json.dumps(analysis_document(analyze(str(path)))))
+
+
+# A crafted 4-tuple: handshake, a request, a close by the client; then the
+# same 4-tuple again after a silence. Times in seconds from the start.
+CLIENT, SERVER = ("10.9.0.1", 40000), ("10.9.0.2", 80)
+
+
+def _packets(t0: float, isn: int, *, close: bool) -> list:
+    c, s = CLIENT, SERVER
+
+    def seg(src, dst, t, flags, seq, ack, data=b""):
+        p = (
+            Ether()
+            / IP(src=src[0], dst=dst[0])
+            / TCP(sport=src[1], dport=dst[1], flags=flags, seq=seq, ack=ack)
+            / data
+        )
+        p.time = t0 + t
+        return p
+
+    pkts = [
+        seg(c, s, 0.000, "S", isn, 0),
+        seg(s, c, 0.001, "SA", 9000, isn + 1),
+        seg(c, s, 0.002, "A", isn + 1, 9001),
+        seg(c, s, 0.003, "PA", isn + 1, 9001, b"GET"),
+        seg(s, c, 0.004, "A", 9001, isn + 4),
+    ]
+    if close:
+        pkts += [
+            seg(c, s, 0.010, "FA", isn + 4, 9001),
+            seg(s, c, 0.011, "FA", 9001, isn + 5),
+            seg(c, s, 0.012, "A", isn + 5, 9002),
+        ]
+    return pkts
+
+
+@pytest.mark.parametrize(
+    ("gap", "close", "connections", "incarnations", "reuse_findings"),
+    [
+        # A closed 4-tuple reused inside 2*MSL + margin: a second incarnation.
+        (30.0, True, 2, [1, 2], 1),
+        # Reused later: the 4-tuple starts afresh; reuse that late is what TIME_WAIT is for.
+        (75.0, True, 2, [1, 1], 0),
+    ],
+)
+def test_silence_after_a_close(tmp_path, gap, close, connections, incarnations, reuse_findings):
+    path = tmp_path / "reuse.pcap"
+    wrpcap(str(path), _packets(1000.0, 100, close=close) + _packets(1000.0 + gap, 5000, close=True))
+    for chunk in (SMALL_BATCHES, WHOLE_FILE):
+        doc = json.loads(document(path, chunk))
+        assert [c["incarnation"] for c in doc["connections"]] == incarnations
+        assert len(doc["connections"]) == connections
+        reuse = [f for f in doc["findings"] if f["kind"] == "port_reuse"]
+        assert len(reuse) == reuse_findings
+
+
+def _data(t: float, seq: int, ack: int):
+    p = Ether() / IP(src=CLIENT[0], dst=SERVER[0])
+    p = p / TCP(sport=CLIENT[1], dport=SERVER[1], flags="PA", seq=seq, ack=ack) / b"x"
+    p.time = t
+    return p
+
+
+@pytest.mark.parametrize(("gap", "connections"), [(100.0, 1), (130.0, 2)])
+def test_an_open_connection_may_be_silent_for_two_minutes(tmp_path, gap, connections):
+    path = tmp_path / "idle.pcap"
+    wrpcap(str(path), [*_packets(1000.0, 100, close=False), _data(1000.0 + gap, 104, 9001)])
+    doc = json.loads(document(path, SMALL_BATCHES))
+    assert len(doc["connections"]) == connections
+    assert doc["connections"][0]["first_frame"] == 1
+    if connections == 2:
+        # The part after the silence is a connection seen from the middle.
+        assert doc["connections"][1]["roles_inferred"]
+        assert doc["connections"][1]["first_frame"] == 6

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import ctypes
 import sys
 from collections.abc import Sequence
 
@@ -183,8 +184,27 @@ def _fails(analyses: list[Analysis], threshold: str | None) -> bool:
     return any(SEVERITY_RANK[f.severity] >= rank for a in analyses for f in a.findings)
 
 
+# glibc serves blocks below its mmap threshold from the heap, and raises the
+# threshold (up to 32 MB) each time a bigger block is freed. The streaming
+# engine frees numpy columns of every size all the time, so its heap fragments
+# and peak memory creeps up over a long capture (by a third on 5M packets).
+# A fixed threshold gives each column over 256 KB its own mapping, returned to
+# the system when freed.
+M_MMAP_THRESHOLD = -3
+MMAP_THRESHOLD_BYTES = 256 * 1024
+
+
+def _return_freed_columns_to_the_system() -> None:
+    try:
+        libc = ctypes.CDLL(None)
+        libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
+    except (OSError, AttributeError):
+        pass  # not glibc: its allocator has its own policy
+
+
 def _stream_json(args: argparse.Namespace) -> int:
     """--format json/jsonl: each capture streamed, no connection held in memory."""
+    _return_freed_columns_to_the_system()
     out, many = sys.stdout, len(args.files) > 1 and args.format == "json"
     analyses, unreadable = [], 0
     out.write("[" if many else "")

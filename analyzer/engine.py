@@ -109,6 +109,9 @@ class _Waiting:
     def add(self, batch: SegmentTable, groups: np.ndarray) -> None:
         self.batches.append((batch, groups))
 
+    def renumber(self, new_id: np.ndarray) -> None:
+        self.batches = [(batch, new_id[groups]) for batch, groups in self.batches]
+
     def take(self, settled: np.ndarray) -> tuple[SegmentTable, np.ndarray]:
         """Remove and return the segments whose group is marked in ``settled``."""
         out, keep = [], []
@@ -179,6 +182,9 @@ class Engine:
             if len(due):
                 # Every TIME_WAIT of a settled group ended before the clock now.
                 self._settle(waiting, groups, due, capture_end=groups.clock / NS)
+                new_id = groups.compact()
+                if new_id is not None:
+                    waiting.renumber(new_id)
         info = reader.info
         # The capture ends at its last frame, or later if the clock stepped back.
         capture_end = max(info.last_time or 0.0, groups.clock / NS if groups.count else 0.0)

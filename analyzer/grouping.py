@@ -24,6 +24,8 @@ import numpy as np
 from .segments import ACK, FIN, RST, SYN, SegmentTable
 
 _NEVER = np.iinfo(np.int64).min
+# Below this many groups the table is not worth compacting.
+_COMPACT_FROM = 65_536
 
 
 @dataclass(frozen=True)
@@ -159,6 +161,28 @@ class TupleGroups:
             if self._open.get(key) == g:
                 del self._open[key]
         return due
+
+    def compact(self) -> np.ndarray | None:
+        """Forget the settled groups once they are most of the table.
+
+        Returns the new id of every old one (-1: forgotten) for the caller to
+        renumber the group ids it holds, or None when nothing changed. So the
+        table follows the open groups, not every group the capture had.
+        """
+        live = ~self._settled[: self.count]
+        kept = int(np.count_nonzero(live))
+        if self.count < _COMPACT_FROM or 2 * kept > self.count:
+            return None
+        new_id = np.full(self.count, -1, np.int64)
+        new_id[live] = np.arange(kept)
+        self._last_clock = self._last_clock[: self.count][live]
+        self._lo = self._lo[: self.count][live]
+        self._hi = self._hi[: self.count][live]
+        self._closing = self._closing[: self.count][live]
+        self._settled = np.zeros(kept, bool)
+        self._open = {k: int(new_id[g]) for k, g in self._open.items()}
+        self.count = kept
+        return new_id
 
     def endpoints(self, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return self._lo[groups], self._hi[groups]

@@ -27,31 +27,37 @@ MIN_SECONDS_FOR_RATE = 1.0
 
 @dataclass
 class Occupancy:
-    """A step series: ``series[i] = (time, count)``, one point per change."""
+    """A step series, one point per change: ``series[i] = (time, count)``.
 
-    series: list[tuple[float, int]]
+    Kept as two arrays (a capture of many clients has a million points);
+    ``series`` makes the list of pairs when asked.
+    """
+
+    times: np.ndarray
+    counts: np.ndarray
     peak: int
     peak_time: float | None
 
+    @property
+    def series(self) -> list[tuple[float, int]]:
+        return list(zip(self.times.tolist(), self.counts.tolist()))
+
     @classmethod
-    def from_intervals(cls, starts: list[float], ends: list[float]) -> Occupancy:
-        if not starts:
-            return cls([], 0, None)
+    def from_intervals(cls, starts: np.ndarray, ends: np.ndarray) -> Occupancy:
+        if not len(starts):
+            return cls(np.empty(0), np.empty(0, np.int64), 0, None)
+        times = np.concatenate([starts, ends])
+        steps = np.concatenate([np.ones(len(starts), np.int64), -np.ones(len(ends), np.int64)])
         # At equal times, ends (-1) sort before starts (+1): a port freed and
         # reused at the same instant is not counted twice.
-        steps = sorted([(t, 1) for t in starts] + [(t, -1) for t in ends])
-        series: list[tuple[float, int]] = []
-        count = peak = 0
-        peak_time = steps[0][0]
-        for t, step in steps:
-            count += step
-            if series and series[-1][0] == t:
-                series[-1] = (t, count)
-            else:
-                series.append((t, count))
-            if count > peak:
-                peak, peak_time = count, t
-        return cls(series, peak, peak_time)
+        order = np.lexsort((steps, times))
+        times, counts = times[order], np.cumsum(steps[order])
+        last_at_time = np.append(times[1:] != times[:-1], True)
+        times, counts = times[last_at_time], counts[last_at_time]
+        top = int(np.argmax(counts))
+        if counts[top] <= 0:
+            return cls(times, counts, 0, float(times[0]))
+        return cls(times, counts, int(counts[top]), float(times[top]))
 
 
 @dataclass
@@ -100,6 +106,10 @@ class TimeWaitSummary:
         }
 
 
+# Where a connection went: client and server address codes, server port.
+_DEST_COLUMNS = (("client", "i"), ("server", "i"), ("port", "H"))
+
+
 class TimeWaitLedger:
     """What the TIME_WAIT summary needs of each connection: a few numbers, kept as they settle.
 
@@ -114,10 +124,10 @@ class TimeWaitLedger:
     def __init__(self) -> None:
         self._ips: dict[str, int] = {}
         # New connections (a client SYN was seen): connection, client, server, port, time.
-        self._syn = {k: array("q") for k in ("conn", "client", "server", "port")}
+        self._syn = {k: array(t) for k, t in (("conn", "q"), *_DEST_COLUMNS)}
         self._syn_time = array("d")
         # TIME_WAIT holders: connection, client, server, port, held by the client, start, end.
-        self._tw = {k: array("q") for k in ("conn", "client", "server", "port", "by_client")}
+        self._tw = {k: array(t) for k, t in (("conn", "q"), *_DEST_COLUMNS, ("by_client", "b"))}
         self._tw_start, self._tw_end = array("d"), array("d")
 
     def _ip(self, ip: str) -> int:
@@ -142,8 +152,8 @@ class TimeWaitLedger:
 
     def summary(self, time_wait: float, last_connection: int | None = None) -> TimeWaitSummary:
         """Hosts and destinations; only connections up to ``last_connection`` if given."""
-        syn = {k: np.frombuffer(v, np.int64) for k, v in self._syn.items()}
-        tw = {k: np.frombuffer(v, np.int64) for k, v in self._tw.items()}
+        syn = {k: np.frombuffer(v, v.typecode) for k, v in self._syn.items()}
+        tw = {k: np.frombuffer(v, v.typecode) for k, v in self._tw.items()}
         syns = _in_capture_order(syn["conn"], last_connection)
         held = _in_capture_order(tw["conn"], last_connection)
         syn = {k: v[syns] for k, v in syn.items()}
@@ -156,9 +166,7 @@ class TimeWaitLedger:
         ips = list(self._ips)
         host = np.where(by_client, tw["client"], tw["server"])
         hosts = [
-            HostTimeWait(
-                ips[h], Occupancy.from_intervals(tw_start[rows].tolist(), tw_end[rows].tolist())
-            )
+            HostTimeWait(ips[h], Occupancy.from_intervals(tw_start[rows], tw_end[rows]))
             for h, rows in _rows_by_key(host)
         ]
         hosts.sort(key=lambda h: -h.occupancy.peak)
@@ -166,8 +174,8 @@ class TimeWaitLedger:
         # Destinations (client, server, port) numbered over both tables at once.
         _, dest = np.unique(
             np.concatenate(
-                [np.stack([syn[k] for k in ("client", "server", "port")], axis=1),
-                 np.stack([tw[k] for k in ("client", "server", "port")], axis=1)]
+                [np.stack([syn[k].astype(np.int64) for k, _ in _DEST_COLUMNS], axis=1),
+                 np.stack([tw[k].astype(np.int64) for k, _ in _DEST_COLUMNS], axis=1)]
             ).reshape(-1, 3),
             axis=0,
             return_inverse=True,
@@ -209,9 +217,7 @@ class TimeWaitLedger:
                     server=server,
                     connections=len(times),
                     rate=rate,
-                    occupancy=Occupancy.from_intervals(
-                        tw_start[rows].tolist(), tw_end[rows].tolist()
-                    ),
+                    occupancy=Occupancy.from_intervals(tw_start[rows], tw_end[rows]),
                     forecast=rate * time_wait if rate is not None else None,
                     holder=holder,
                 )

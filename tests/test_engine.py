@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from scapy.all import IP, TCP, Ether, wrpcap
 
-from analyzer import engine
+from analyzer import engine, grouping
 from analyzer.analysis import Parameters, analyze, stream_analysis
 from analyzer.output.document import ConnectionSpool, write_json
 
@@ -57,10 +57,11 @@ def test_the_corpus_is_there():
 @pytest.mark.parametrize("path", CAPTURES, ids=lambda p: p.name)
 def test_small_batches_give_the_whole_file_answer(path, monkeypatch):
     assert document(path, SMALL_BATCHES) == document(path, WHOLE_FILE)
-    # Silences of a fraction of a second: groups settle and start afresh all
-    # the time, and the answer still cannot depend on the batches.
+    # Silences of a fraction of a second: groups settle, start afresh and are
+    # forgotten all the time, and the answer still cannot depend on the batches.
     monkeypatch.setattr(engine, "MIN_OPEN_SILENCE", 0.3)
     monkeypatch.setattr(engine, "CLOSED_MARGIN", 0.05)
+    monkeypatch.setattr(grouping, "_COMPACT_FROM", 1)  # and forgets settled groups early
     whole = document(path, WHOLE_FILE, time_wait=0.1)
     assert document(path, SMALL_BATCHES, time_wait=0.1) == whole
 

@@ -73,9 +73,16 @@ def connection_dict(c: Connection) -> dict[str, Any]:
     }
 
 
-def analysis_document(
-    a: Analysis, *, connections: bool = True, findings: bool = True
-) -> dict[str, Any]:
+def analysis_document(a: Analysis) -> dict[str, Any]:
+    return {
+        **_head(a),
+        "connections": [connection_dict(c) for c in a.connections],
+        "findings": [f.as_dict() for f in a.findings],
+        **({"time_wait": a.time_wait_summary.as_dict()} if a.time_wait_summary else {}),
+    }
+
+
+def _head(a: Analysis) -> dict[str, Any]:
     info = a.capture
     return {
         "schema": SCHEMA_ID,
@@ -92,10 +99,16 @@ def analysis_document(
             "warnings": list(info.warnings),
         },
         "parameters": a.parameters.as_dict(),
-        "connections": [connection_dict(c) for c in a.connections] if connections else [],
-        "findings": [f.as_dict() for f in a.findings] if findings else [],
-        **({"time_wait": a.time_wait_summary.as_dict()} if a.time_wait_summary else {}),
     }
+
+
+def _write_list(out: TextIO, texts: Iterable[str]) -> None:
+    out.write("[")
+    for i, text in enumerate(texts):
+        if i:
+            out.write(",")
+        out.write(text)
+    out.write("]")
 
 
 def write_json(a: Analysis, out: TextIO, connections: Iterable[str] | None = None) -> None:
@@ -106,24 +119,20 @@ def write_json(a: Analysis, out: TextIO, connections: Iterable[str] | None = Non
     ``connections`` are the connections' JSON texts, if not ``a.connections``
     (``ConnectionSpool.numbered``).
     """
-    head = analysis_document(a, connections=False, findings=False)
-    head.pop("connections")
-    head.pop("findings")
-    time_wait = head.pop("time_wait", None)
-    out.write(_dumps(head)[:-1] + ',"findings":[')
-    for i, f in enumerate(a.findings):
-        out.write(("," if i else "") + _dumps(f.as_dict()))
-    out.write("]")
-    if time_wait is not None:
-        out.write(',"time_wait":' + _dumps(time_wait))
-    out.write(',"connections":[')
+    out.write(_dumps(_head(a))[:-1] + ',"findings":')
+    _write_list(out, (_dumps(f.as_dict()) for f in a.findings))
+    summary = a.time_wait_summary
+    if summary is not None:
+        out.write(',"time_wait":{"hosts":')
+        _write_list(out, (_dumps(h.as_dict()) for h in summary.hosts))
+        out.write(',"destinations":')
+        _write_list(out, (_dumps(d.as_dict()) for d in summary.destinations))
+        out.write("}")
+    out.write(',"connections":')
     if connections is None:
         connections = (_dumps(connection_dict(c)) for c in a.connections)
-    for i, text in enumerate(connections):
-        if i:
-            out.write(",")
-        out.write(text)
-    out.write("]}")
+    _write_list(out, connections)
+    out.write("}")
 
 
 def write_jsonl(a: Analysis, out: TextIO, connections: Iterable[str] | None = None) -> None:
@@ -145,7 +154,7 @@ class ConnectionSpool:
 
     def __init__(self) -> None:
         self._file = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as self)
-        self._first_frames, self._offsets, self._sizes = array("q"), array("q"), array("q")
+        self._first_frames, self._offsets, self._sizes = array("q"), array("q"), array("i")
         self._end = 0
 
     def add(self, connections: list[Connection], records) -> None:
@@ -170,7 +179,7 @@ class ConnectionSpool:
         spooled = np.frombuffer(self._first_frames, np.int64)
         order = np.argsort(spooled)[: len(first_frames)]
         offsets = np.frombuffer(self._offsets, np.int64)[order]
-        sizes = np.frombuffer(self._sizes, np.int64)[order]
+        sizes = np.frombuffer(self._sizes, np.int32)[order]
         f = self._file
         f.flush()
         new_id = 0

@@ -43,6 +43,13 @@ class Occupancy:
         return list(zip(self.times.tolist(), self.counts.tolist()))
 
     @classmethod
+    def from_series(cls, series, peak: int, peak_time: float | None) -> Occupancy:
+        """Back from the JSON document's ``series``, ``peak`` and ``peak_time``."""
+        times = np.array([t for t, _ in series], np.float64)
+        counts = np.array([n for _, n in series], np.int64)
+        return cls(times, counts, peak, peak_time)
+
+    @classmethod
     def from_intervals(cls, starts: np.ndarray, ends: np.ndarray) -> Occupancy:
         if not len(starts):
             return cls(np.empty(0), np.empty(0, np.int64), 0, None)

@@ -80,8 +80,7 @@ def _ladder_id(slug: str, conn: Any) -> str:
 def _occupancy_plot(entry: dict[str, Any], title: str, limit: int | None = None) -> str:
     from .. import plots
 
-    series = [tuple(p) for p in entry["series"]]
-    occ = Occupancy(series, entry["peak"], entry["peak_time"])
+    occ = Occupancy.from_series(entry["series"], entry["peak"], entry["peak_time"])
     fig = plots.occupancy_figure(
         occ,
         title=title,

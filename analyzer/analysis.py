@@ -7,7 +7,7 @@ from typing import Any
 
 from . import zeek
 from .capture import CaptureInfo
-from .engine import ConnectionSink, Engine, Outcome, Settings
+from .engine import ConnectionSink, Engine, Outcome, Settings, SliceProducts
 from .findings import Finding, ReportedFindings
 from .model import Connection
 from .timewait import TimeWaitSummary
@@ -102,17 +102,18 @@ def analyze(
 
 
 def stream_analysis(
-    path: str, sink: ConnectionSink, params: Parameters | None = None
+    path: str, sink: ConnectionSink, params: Parameters | None = None, *, workers: int = 0
 ) -> tuple[Analysis, Outcome]:
     """Analyse one capture, handing its connections to ``sink`` as they settle.
 
     The ``Analysis`` returned holds the findings and the TIME_WAIT summary but
     no connections: the sink had them, with provisional ids (their first
     frames); ``Outcome.new_id`` gives the final ones. Memory follows the
-    connections active at once, not the capture's size (``engine``).
+    connections active at once, not the capture's size (``engine``). With
+    ``workers``, that many processes walk the connections, if the sink renders them.
     """
     params = params or Parameters()
-    outcome = Engine(params.settings(), sink).run(path)
+    outcome = Engine(params.settings(), sink, workers=workers).run(path)
     a = Analysis(outcome.info, params, [], outcome.findings, outcome.time_wait_summary)
     return a, outcome
 
@@ -129,9 +130,11 @@ class _Keep:
         self.connections: list[Connection] = []
         self.records: list[zeek.ZeekRecord] = []
 
-    def add(self, connections: list[Connection], records: list[zeek.ZeekRecord]) -> None:
-        self.connections += connections
-        self.records += records
+    render = None  # keeps the objects themselves
+
+    def add(self, products: SliceProducts) -> None:
+        self.connections += products.connections
+        self.records += products.records
         if len(self.connections) > 2 * self.limit:
             self.connections.sort(key=lambda c: c.first_frame)
             del self.connections[self.limit :]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import csv
 import ctypes
+import os
 import sys
 from collections.abc import Sequence
 
@@ -211,7 +212,9 @@ def _stream_json(args: argparse.Namespace) -> int:
     for path in args.files:
         spool = ConnectionSpool()
         try:
-            a, outcome = stream_analysis(path, spool, Parameters(**_analysis_options(args)))
+            params = Parameters(**_analysis_options(args))
+            workers = args.jobs if args.jobs > 1 else 0  # 1: all in this process
+            a, outcome = stream_analysis(path, spool, params, workers=workers)
         except CaptureError as e:
             print(f"teardown: {e}", file=sys.stderr)
             unreadable += 1
@@ -296,6 +299,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=ANALYZE_FORMATS, default="text")
     p.add_argument("--conn", type=int, metavar="ID", help="ladder diagram of one connection")
     p.add_argument("--all", action="store_true", help="list every connection in text output")
+    p.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        metavar="N",
+        help="processes walking connections for --format json/jsonl (default: one per core)",
+    )
     add_analysis_options(p)
     p.set_defaults(run=_cmd_analyze)
 

@@ -18,8 +18,11 @@ the same result (tests/test_engine.py checks that on every capture).
 
 from __future__ import annotations
 
+import multiprocessing
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -27,12 +30,12 @@ from . import zeek
 from .capture import CaptureInfo, CaptureReader
 from .capture.reader import CHUNK_BYTES
 from .connections import index_connections
-from .findings import Finding, FindingCollector
+from .findings import ArtefactTally, Finding, FindingCollector, judge
 from .grouping import Silence, TupleGroups
 from .model import Connection
 from .segments import SegmentTable
 from .teardown import reconstruct
-from .timewait import TimeWaitLedger, TimeWaitSummary
+from .timewait import TimeWaitLedger, TimeWaitSummary, time_wait_rows
 
 NS = 1_000_000_000
 # A 4-tuple silent this long starts afresh (docs/verdicts.md, "Connections"):
@@ -73,9 +76,54 @@ class Settings:
     max_connections: int
 
 
+@dataclass
+class SliceProducts:
+    """What the walk of one slice yields, ready to be absorbed by the engine and its sink.
+
+    Connections carry provisional ids (their first frames). A sink that keeps
+    objects gets ``connections`` and ``records``; one that renders them gets
+    ``documents``, made where the slice was walked (possibly another process).
+    """
+
+    first_frames: np.ndarray
+    findings: list[tuple[int, int, bytes]]
+    artefacts: ArtefactTally
+    time_wait: list[tuple]
+    connections: list[Connection] | None = None
+    records: list[zeek.ZeekRecord] | None = None
+    documents: Any = None
+
+
 class ConnectionSink(Protocol):
-    def add(self, connections: list[Connection], records: list[zeek.ZeekRecord]) -> None:
-        """One slice of settled connections (provisional ids: their first frames)."""
+    # None: the sink keeps Connection objects (so slices are walked in this
+    # process); else a picklable function rendering a slice's connections.
+    render: Callable[[list[Connection]], Any] | None
+
+    def add(self, products: SliceProducts) -> None:
+        """One slice of settled connections."""
+
+
+def walk_slice(seg: SegmentTable, capture_end: float, settings: Settings, render) -> SliceProducts:
+    """Connections, teardown, Zeek's view and findings for whole groups of segments."""
+    index = index_connections(seg)
+    connections = reconstruct(seg, index, capture_end=capture_end, time_wait=settings.time_wait)
+    records = zeek.annotate(seg, index, connections)
+    judged, artefacts = judge(
+        connections,
+        time_wait=settings.time_wait,
+        close_wait_threshold=settings.close_wait_threshold,
+    )
+    products = SliceProducts(
+        first_frames=np.fromiter((c.id for c in connections), np.int64, len(connections)),
+        findings=judged,
+        artefacts=artefacts,
+        time_wait=time_wait_rows(connections),
+    )
+    if render is None:
+        products.connections, products.records = connections, records
+    else:
+        products.documents = render(connections)
+    return products
 
 
 @dataclass
@@ -156,16 +204,29 @@ def _joined_while_small(parts: list[tuple[SegmentTable, np.ndarray]]):
 
 
 class Engine:
-    def __init__(self, settings: Settings, sink: ConnectionSink) -> None:
+    """One capture through the pipeline; ``workers`` processes walk the slices
+    when the sink renders them (0: all in this process)."""
+
+    def __init__(self, settings: Settings, sink: ConnectionSink, *, workers: int = 0) -> None:
         self.settings = settings
         self.sink = sink
+        self.workers = workers if sink.render is not None else 0
         self.findings = FindingCollector(
             time_wait=settings.time_wait, close_wait_threshold=settings.close_wait_threshold
         )
         self.ledger = TimeWaitLedger()
         self.first_frames: list[np.ndarray] = []
+        self._pool: ProcessPoolExecutor | None = None
+        self._running: set[Future] = set()
 
     def run(self, path: str, *, chunk_bytes: int = CHUNK_BYTES) -> Outcome:
+        try:
+            return self._run(path, chunk_bytes)
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(cancel_futures=True)
+
+    def _run(self, path: str, chunk_bytes: int) -> Outcome:
         reader = CaptureReader(path, chunk_bytes)
         groups = TupleGroups(silence_for(self.settings.time_wait))
         waiting = _Waiting()
@@ -189,26 +250,37 @@ class Engine:
         # The capture ends at its last frame, or later if the clock stepped back.
         capture_end = max(info.last_time or 0.0, groups.clock / NS if groups.count else 0.0)
         self._settle(waiting, groups, groups.settle(everything=True), capture_end=capture_end)
+        self._wait(until=0)
         return self._finish(info, capture_end)
 
     def _settle(self, waiting: _Waiting, groups: TupleGroups, due, *, capture_end) -> None:
         marked = np.zeros(groups.count, bool)
         marked[due] = True
         seg, group = waiting.take(marked)
-        for rows in _slices(seg, group, groups):
-            self._walk(seg.take(rows), capture_end)
+        slices = _slices(seg, group, groups)
+        args = (capture_end, self.settings, self.sink.render)
+        for rows in slices:
+            if not self.workers or (self._pool is None and len(seg) <= SLICE_SEGMENTS):
+                # A small capture is done before a pool of processes would start.
+                self._absorb(walk_slice(seg.take(rows), *args))
+                continue
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(self.workers, _fork_context())
+            self._wait(until=2 * self.workers)
+            self._running.add(self._pool.submit(walk_slice, seg.take(rows), *args))
 
-    def _walk(self, seg: SegmentTable, capture_end: float) -> None:
-        index = index_connections(seg)
-        connections = reconstruct(
-            seg, index, capture_end=capture_end, time_wait=self.settings.time_wait
-        )
-        records = zeek.annotate(seg, index, connections)
-        self.findings.add(connections)
-        for c in connections:
-            self.ledger.add(c)
-        self.first_frames.append(np.fromiter((c.id for c in connections), np.int64))
-        self.sink.add(connections, records)
+    def _wait(self, *, until: int) -> None:
+        """Absorb finished slices until at most ``until`` are still running."""
+        while len(self._running) > until:
+            done, self._running = wait(self._running, return_when=FIRST_COMPLETED)
+            for future in done:
+                self._absorb(future.result())
+
+    def _absorb(self, p: SliceProducts) -> None:
+        self.findings.keep(p.findings, p.artefacts)
+        self.ledger.add(p.time_wait)
+        self.first_frames.append(p.first_frames)
+        self.sink.add(p)
 
     def _finish(self, info: CaptureInfo, capture_end: float) -> Outcome:
         s = self.settings
@@ -260,3 +332,10 @@ def _slices(seg: SegmentTable, group: np.ndarray, groups: TupleGroups):
             yield np.sort(order[start:b])
             start = b
     yield np.sort(order[start:])
+
+
+def _fork_context():
+    """Workers forked from this process start at once and share its imports;
+    where fork is unavailable, the platform's default start method."""
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else None)

@@ -113,6 +113,23 @@ class TimeWaitSummary:
         }
 
 
+def time_wait_rows(connections: list[Connection]) -> list[tuple]:
+    """What ``TimeWaitLedger`` keeps of each connection: id, client, server, port,
+    the time of a new connection (a client SYN was seen) and the TIME_WAIT holders."""
+    rows = []
+    for c in connections:
+        tw = c.time_wait
+        if c.isn_client is None and tw is None:
+            continue
+        holders = ()
+        if tw is not None:
+            sides = (Side.CLIENT, Side.SERVER) if tw.side is Side.BOTH else (tw.side,)
+            holders = tuple((side is Side.CLIENT, tw.start, tw.end) for side in sides)
+        syn_time = c.first_time if c.isn_client is not None else None
+        rows.append((c.id, c.client.ip, c.server.ip, c.server.port, syn_time, holders))
+    return rows
+
+
 # Where a connection went: client and server address codes, server port.
 _DEST_COLUMNS = (("client", "i"), ("server", "i"), ("port", "H"))
 
@@ -140,22 +157,19 @@ class TimeWaitLedger:
     def _ip(self, ip: str) -> int:
         return self._ips.setdefault(ip, len(self._ips))
 
-    def add(self, c: Connection) -> None:
-        tw = c.time_wait
-        if c.isn_client is None and tw is None:
-            return
-        dest = (c.id, self._ip(c.client.ip), self._ip(c.server.ip), c.server.port)
-        if c.isn_client is not None:
-            for column, value in zip(self._syn.values(), dest):
-                column.append(value)
-            self._syn_time.append(c.first_time)
-        if tw is None:
-            return
-        for side in (Side.CLIENT, Side.SERVER) if tw.side is Side.BOTH else (tw.side,):
-            for column, value in zip(self._tw.values(), (*dest, side is Side.CLIENT)):
-                column.append(value)
-            self._tw_start.append(tw.start)
-            self._tw_end.append(tw.end)
+    def add(self, rows: list[tuple]) -> None:
+        """Rows from ``time_wait_rows`` (made here or in another process)."""
+        for conn, client, server, port, syn_time, holders in rows:
+            dest = (conn, self._ip(client), self._ip(server), port)
+            if syn_time is not None:
+                for column, value in zip(self._syn.values(), dest):
+                    column.append(value)
+                self._syn_time.append(syn_time)
+            for by_client, start, end in holders:
+                for column, value in zip(self._tw.values(), (*dest, by_client)):
+                    column.append(value)
+                self._tw_start.append(start)
+                self._tw_end.append(end)
 
     def summary(self, time_wait: float, last_connection: int | None = None) -> TimeWaitSummary:
         """Hosts and destinations; only connections up to ``last_connection`` if given."""

@@ -31,7 +31,7 @@ WHOLE_FILE = 1 << 40
 SMALL_BATCHES = 200  # bytes: a record or two per batch
 
 
-def document(path: Path, chunk_bytes: int, time_wait: float = 60.0) -> str:
+def document(path: Path, chunk_bytes: int, time_wait: float = 60.0, workers: int = 0) -> str:
     spool = ConnectionSpool()
     params = Parameters(time_wait=time_wait)
     sink_run = engine.Engine.run
@@ -41,7 +41,7 @@ def document(path: Path, chunk_bytes: int, time_wait: float = 60.0) -> str:
 
     engine.Engine.run = run
     try:
-        a, outcome = stream_analysis(str(path), spool, params)
+        a, outcome = stream_analysis(str(path), spool, params, workers=workers)
     finally:
         engine.Engine.run = sink_run
     out = io.StringIO()
@@ -64,6 +64,19 @@ def test_small_batches_give_the_whole_file_answer(path, monkeypatch):
     monkeypatch.setattr(grouping, "_COMPACT_FROM", 1)  # and forgets settled groups early
     whole = document(path, WHOLE_FILE, time_wait=0.1)
     assert document(path, SMALL_BATCHES, time_wait=0.1) == whole
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["port-reuse-client-time-wait.pcap", "timewait-pileup.pcap", "duplicate-frames.pcap"],
+)
+def test_worker_processes_give_the_same_document(name, monkeypatch):
+    # Slices of a few segments, so that many go to the workers and come back
+    # in any order.
+    monkeypatch.setattr(engine, "SLICE_SEGMENTS", 8)
+    path = ROOT / "captures" / name
+    assert document(path, WHOLE_FILE, workers=2) == document(path, WHOLE_FILE)
+    assert document(path, SMALL_BATCHES, workers=2) == document(path, WHOLE_FILE)
 
 
 def test_streamed_document_equals_the_in_memory_one(tmp_path):

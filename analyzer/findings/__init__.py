@@ -30,7 +30,7 @@ from .pressure import port_exhaustion
 from .resets import reset_findings
 from .reuse import reuse_findings
 
-__all__ = ["Finding", "FindingCollector", "ReportedFindings"]
+__all__ = ["ArtefactTally", "Finding", "FindingCollector", "ReportedFindings", "judge"]
 
 # The order findings are reported in: capture-wide TIME_WAIT pressure first
 # (added at the end), then each connection's own findings in id order, then
@@ -59,29 +59,17 @@ class FindingCollector:
         self._end = 0
         self.artefacts = ArtefactTally()
 
-    def _keep(self, family: int, c: Connection, item: Finding | StillInCloseWait) -> None:
-        data = pickle.dumps(item, pickle.HIGHEST_PROTOCOL)
-        self._file.write(data)
-        self._family.append(family)
-        self._connection.append(c.id)
-        self._offset.append(self._end)
-        self._size.append(len(data))
-        self._end += len(data)
-
-    def add(self, connections: list[Connection]) -> None:
-        """Judge connections; every incarnation of a 4-tuple must come in one call."""
-        for c in connections:
-            for f in reset_findings(c):
-                self._keep(_OWN, c, f)
-            for f in fin_retransmissions(c):
-                self._keep(_OWN, c, f)
-            for f in close_wait_stalls(c, self.close_wait_threshold):
-                self._keep(_OWN, c, f)
-            for f in data_after_fin(c):
-                self._keep(_OWN, c, f)
-            self.artefacts.add(c)
-        for c, f in reuse_findings(connections, self.time_wait):
-            self._keep(_REUSE, c, f)
+    def keep(self, judged: list[tuple[int, int, bytes]], artefacts: ArtefactTally) -> None:
+        """Findings from ``judge`` (made here or in another process)."""
+        f = self._file
+        for family, connection, data in judged:
+            f.write(data)
+            self._family.append(family)
+            self._connection.append(connection)
+            self._offset.append(self._end)
+            self._size.append(len(data))
+            self._end += len(data)
+        self.artefacts.merge(artefacts)
 
     def finish(
         self,
@@ -118,6 +106,35 @@ class FindingCollector:
             if name in item.detail:
                 item.detail[name] = new_id(item.detail[name])
         return item
+
+
+def judge(
+    connections: list[Connection], *, time_wait: float, close_wait_threshold: float
+) -> tuple[list[tuple[int, int, bytes]], ArtefactTally]:
+    """The findings on some connections, pickled, each with its place in the report.
+
+    Every incarnation of a 4-tuple must come in one call (4-tuple reuse is
+    judged between them).
+    """
+    judged: list[tuple[int, int, bytes]] = []
+
+    def keep(family: int, c: Connection, item: Finding | StillInCloseWait) -> None:
+        judged.append((family, c.id, pickle.dumps(item, pickle.HIGHEST_PROTOCOL)))
+
+    artefacts = ArtefactTally()
+    for c in connections:
+        for f in reset_findings(c):
+            keep(_OWN, c, f)
+        for f in fin_retransmissions(c):
+            keep(_OWN, c, f)
+        for f in close_wait_stalls(c, close_wait_threshold):
+            keep(_OWN, c, f)
+        for f in data_after_fin(c):
+            keep(_OWN, c, f)
+        artefacts.add(c)
+    for c, f in reuse_findings(connections, time_wait):
+        keep(_REUSE, c, f)
+    return judged, artefacts
 
 
 class ReportedFindings:

@@ -33,6 +33,10 @@ class ArtefactTally:
         if c.missed_frames:
             self.missed.append((c.id, c.missed_frames[0]))
 
+    def merge(self, other: ArtefactTally) -> None:
+        self.duplicates += other.duplicates
+        self.missed += other.missed
+
     def renumbered(self, new_id: Callable[[int], int | None]) -> ArtefactTally:
         """Ids mapped by ``new_id``, in order of the new ids; None drops a connection."""
         duplicates = [(new_id(c), frames, n) for c, frames, n in self.duplicates]

@@ -15,6 +15,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from ..analysis import Analysis
+from ..engine import SliceProducts
 from ..model import Connection, Event
 from ..vocabulary import Side
 
@@ -157,18 +158,26 @@ class ConnectionSpool:
         self._first_frames, self._offsets, self._sizes = array("q"), array("q"), array("i")
         self._end = 0
 
-    def add(self, connections: list[Connection], records) -> None:
-        pieces = []
+    @staticmethod
+    def render(connections: list[Connection]) -> tuple[bytes, list[int]]:
+        """The connections' JSON without ids, joined, and the size of each."""
+        texts = []
         for c in connections:
             d = connection_dict(c)
             del d["id"]  # provisional: the connection's first frame
-            text = _dumps(d).encode()
-            self._first_frames.append(c.first_frame)
-            self._offsets.append(self._end)
-            self._sizes.append(len(text))
-            self._end += len(text)
-            pieces.append(text)
-        self._file.write(b"".join(pieces))
+            texts.append(_dumps(d).encode())
+        return b"".join(texts), [len(t) for t in texts]
+
+    def add(self, products: SliceProducts) -> None:
+        blob, sizes = products.documents
+        if not sizes:
+            return
+        offsets = np.cumsum([0, *sizes[:-1]], dtype=np.int64) + self._end
+        self._file.write(blob)
+        self._first_frames.extend(products.first_frames.tolist())
+        self._offsets.extend(offsets.tolist())
+        self._sizes.extend(sizes)
+        self._end += len(blob)
 
     def numbered(self, first_frames: np.ndarray) -> Iterator[str]:
         """Each kept connection's JSON text with its id, in id order.

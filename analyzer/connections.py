@@ -57,27 +57,6 @@ class ConnectionIndex:
     def __len__(self) -> int:
         return len(self.starts) - 1
 
-    def first_connections(self, limit: int) -> ConnectionIndex:
-        """The ``limit`` connections that start earliest in the capture (for a hard limit)."""
-        first_row = self.order[self.starts[:-1]]
-        keep = np.sort(np.argsort(first_row, kind="stable")[:limit])
-        sizes = np.diff(self.starts)[keep]
-        starts = np.concatenate([[0], np.cumsum(sizes)])
-        # Segment positions of the kept connections, run by run.
-        positions = np.repeat(self.starts[keep] - starts[:-1], sizes) + np.arange(starts[-1])
-        return ConnectionIndex(
-            order=self.order[positions],
-            starts=starts,
-            from_server=self.from_server[positions],
-            client_addr=self.client_addr[keep],
-            client_port=self.client_port[keep],
-            server_addr=self.server_addr[keep],
-            server_port=self.server_port[keep],
-            roles_inferred=self.roles_inferred[keep],
-            incarnation=self.incarnation[keep],
-            tuple_id=self.tuple_id[keep],
-        )
-
 
 def _first_in_group(mask: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """Per group: position of the first True of ``mask`` (``_NONE`` if none)."""

@@ -4,16 +4,18 @@
 
 The reader hands over batches of segments; ``grouping.TupleGroups`` puts each
 segment in its 4-tuple group. Segments wait in memory only until their group
-settles (the capture clock has moved ``silence`` past its last segment). Then
-the group's connections are found, walked, annotated with Zeek's view and
-judged, and handed to a *sink* (``analysis.analyze`` keeps them; the JSON
-writer spools them to disk). What stays behind per connection is a few
+settles: the capture clock has moved past its last segment by the silence
+limit (``silence_for``: about 2*MSL once the connection closed, longer while
+it is open). Then the group's connections are found, walked, annotated with
+Zeek's view and judged (``walk_slice``, in worker processes when the sink
+renders them), and handed to a *sink*: ``analysis.analyze`` keeps them, the
+JSON writer spools them to disk. What stays behind per connection is a few
 numbers for the capture-wide findings and for numbering.
 
-So memory follows the connections active within the last ``silence`` seconds,
-not the size of the capture. The answers do not depend on how the capture is
-cut into batches: a batch of one segment and a batch of the whole capture give
-the same result (tests/test_engine.py checks that on every capture).
+So memory follows the connections active within the silence limit, not the
+size of the capture. The answers do not depend on how the capture is cut into
+batches or slices: a record per batch and the whole capture in one batch give
+the same document (tests/test_engine.py checks that on every capture).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from . import zeek
 from .capture import CaptureInfo, CaptureReader
 from .capture.reader import CHUNK_BYTES
 from .connections import index_connections
-from .findings import ArtefactTally, Finding, FindingCollector, judge
+from .findings import ArtefactTally, Finding, FindingCollector, ReportedFindings, judge
 from .grouping import Silence, TupleGroups
 from .model import Connection
 from .segments import SegmentTable
@@ -131,10 +133,9 @@ class Outcome:
     """What the engine knows at the end, besides what it gave the sink."""
 
     info: CaptureInfo
-    findings: list[Finding]
+    findings: ReportedFindings | list[Finding]  # read back from disk (list until then)
     time_wait_summary: TimeWaitSummary
     first_frames: np.ndarray  # of the connections kept, ascending: connection i+1 is [i]
-    capture_end: float
 
     def new_id(self, provisional: int) -> int | None:
         """The final id of the connection whose first frame is ``provisional``."""
@@ -293,7 +294,7 @@ class Engine:
             first_frames = first_frames[: s.max_connections]
         last = int(first_frames[-1]) if len(first_frames) else None
         summary = self.ledger.summary(s.time_wait, last)
-        outcome = Outcome(info, [], summary, first_frames, capture_end)
+        outcome = Outcome(info, [], summary, first_frames)
         outcome.findings = self.findings.finish(
             info,
             summary,

@@ -14,6 +14,7 @@ import ctypes
 import os
 import sys
 from collections.abc import Sequence
+from functools import partial
 
 from .analysis import (
     DEFAULT_MAX_CONNECTIONS,
@@ -26,10 +27,11 @@ from .analysis import (
 )
 from .capture import CaptureError, read_capture
 from .output import segments as segment_output
-from .output.document import ConnectionSpool, write_json, write_jsonl
+from .output.document import connection_json, numbered_json, write_json, write_jsonl
 from .output.ladder import ladder
+from .output.spool import ConnectionSpool
 from .output.table import ROW_FIELDS, connection_row
-from .output.text import write_text
+from .output.text import TABLE_LIMIT, table_line, write_text_from
 from .output.zeek import write_conn_log
 from .vocabulary import SEVERITY_RANK, Severity
 
@@ -169,13 +171,8 @@ def _write_analyses(analyses: list[Analysis], args: argparse.Namespace) -> None:
         for a in analyses:
             for c in a.connections:
                 writer.writerow({"capture": a.capture.path, **connection_row(c)})
-    elif args.format == "zeek":
-        write_conn_log([r for a in analyses for r in a.zeek_records], out)
     else:
-        for i, a in enumerate(analyses):
-            if i:
-                out.write("\n")
-            write_text(a, out, limit=None if args.all else 50)
+        write_conn_log([r for a in analyses for r in a.zeek_records], out)
 
 
 def _fails(analyses: list[Analysis], threshold: str | None) -> bool:
@@ -203,14 +200,18 @@ def _return_freed_columns_to_the_system() -> None:
         pass  # not glibc: its allocator has its own policy
 
 
-def _stream_json(args: argparse.Namespace) -> int:
-    """--format json/jsonl: each capture streamed, no connection held in memory."""
+# What the streaming formats keep of each connection until ids are known.
+STREAMED = {"json": connection_json, "jsonl": connection_json, "text": table_line}
+
+
+def _stream(args: argparse.Namespace) -> int:
+    """json, jsonl and text: each capture streamed, no connection held in memory."""
     _return_freed_columns_to_the_system()
     out, many = sys.stdout, len(args.files) > 1 and args.format == "json"
     analyses, unreadable = [], 0
     out.write("[" if many else "")
     for path in args.files:
-        spool = ConnectionSpool()
+        spool = ConnectionSpool(STREAMED[args.format])
         try:
             params = Parameters(**_analysis_options(args))
             workers = args.jobs if args.jobs > 1 else 0  # 1: all in this process
@@ -220,13 +221,17 @@ def _stream_json(args: argparse.Namespace) -> int:
             unreadable += 1
             spool.close()
             continue
-        connections = spool.numbered(outcome.first_frames)
+        kept = outcome.first_frames
         if args.format == "json":
             out.write("," if analyses and many else "")
-            write_json(a, out, connections)
+            write_json(a, out, numbered_json(spool.numbered(kept)))
             out.write("" if many else "\n")
+        elif args.format == "jsonl":
+            write_jsonl(a, out, numbered_json(spool.numbered(kept)))
         else:
-            write_jsonl(a, out, connections)
+            out.write("\n" if analyses else "")
+            limit = None if args.all else TABLE_LIMIT
+            write_text_from(a, out, partial(spool.numbered, kept), limit=limit)
         spool.close()
         analyses.append(a)
     out.write("]\n" if many else "")
@@ -236,8 +241,8 @@ def _stream_json(args: argparse.Namespace) -> int:
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
-    if args.format in ("json", "jsonl") and args.conn is None:
-        return _stream_json(args)
+    if args.format in STREAMED and args.conn is None:
+        return _stream(args)
     analyses, unreadable = [], 0
     for path in args.files:
         try:
@@ -305,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=os.cpu_count() or 1,
         metavar="N",
-        help="processes walking connections for --format json/jsonl (default: one per core)",
+        help="processes walking connections for text, json and jsonl (default: one per core)",
     )
     add_analysis_options(p)
     p.set_defaults(run=_cmd_analyze)

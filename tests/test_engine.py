@@ -18,7 +18,8 @@ from scapy.all import IP, TCP, Ether, wrpcap
 
 from analyzer import engine, grouping
 from analyzer.analysis import Parameters, analyze, stream_analysis
-from analyzer.output.document import ConnectionSpool, write_json
+from analyzer.output.document import connection_json, numbered_json, write_json
+from analyzer.output.spool import ConnectionSpool
 
 ROOT = Path(__file__).resolve().parent.parent
 CAPTURES = sorted(
@@ -32,7 +33,7 @@ SMALL_BATCHES = 200  # bytes: a record or two per batch
 
 
 def document(path: Path, chunk_bytes: int, time_wait: float = 60.0, workers: int = 0) -> str:
-    spool = ConnectionSpool()
+    spool = ConnectionSpool(connection_json)
     params = Parameters(time_wait=time_wait)
     sink_run = engine.Engine.run
 
@@ -45,7 +46,7 @@ def document(path: Path, chunk_bytes: int, time_wait: float = 60.0, workers: int
     finally:
         engine.Engine.run = sink_run
     out = io.StringIO()
-    write_json(a, out, spool.numbered(outcome.first_frames))
+    write_json(a, out, numbered_json(spool.numbered(outcome.first_frames)))
     spool.close()
     return out.getvalue()
 
@@ -85,6 +86,25 @@ def test_streamed_document_equals_the_in_memory_one(tmp_path):
     path = ROOT / "captures" / "port-reuse-client-time-wait.pcap"
     streamed = json.loads(document(path, SMALL_BATCHES))
     assert streamed == json.loads(json.dumps(analysis_document(analyze(str(path)))))
+
+
+@pytest.mark.parametrize("name", ["timewait-pileup.pcap", "syn-meets-time-wait.pcap"])
+@pytest.mark.parametrize("show_all", [False, True])
+def test_streamed_text_equals_the_in_memory_one(name, show_all, monkeypatch):
+    from analyzer.output.spool import ConnectionSpool as Spool
+    from analyzer.output.text import table_line, write_text, write_text_from
+
+    path = str(ROOT / "captures" / name)
+    limit = None if show_all else 1
+    expected = io.StringIO()
+    write_text(analyze(path), expected, limit=limit)
+    monkeypatch.setattr(engine, "SLICE_SEGMENTS", 8)
+    spool = Spool(table_line)
+    a, outcome = stream_analysis(path, spool, Parameters(), workers=2)
+    streamed = io.StringIO()
+    write_text_from(a, streamed, lambda: spool.numbered(outcome.first_frames), limit=limit)
+    assert streamed.getvalue() == expected.getvalue()
+    assert ("more connections" in expected.getvalue()) is not show_all
 
 
 # A crafted 4-tuple: handshake, a request, a close by the client; then the

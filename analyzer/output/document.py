@@ -7,15 +7,10 @@ describes it and the tests validate every document they make against it.
 from __future__ import annotations
 
 import json
-import tempfile
-from array import array
 from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
-import numpy as np
-
 from ..analysis import Analysis
-from ..engine import SliceProducts
 from ..model import Connection, Event
 from ..vocabulary import Side
 
@@ -145,59 +140,13 @@ def write_jsonl(a: Analysis, out: TextIO, connections: Iterable[str] | None = No
         out.write(text[:-1] + capture)
 
 
-class ConnectionSpool:
-    """The sink that writes connections' JSON to a temporary file as they settle.
+def connection_json(c: Connection) -> str:
+    """A connection's JSON without its id (``spool.ConnectionSpool``); ``numbered_json`` adds it."""
+    d = connection_dict(c)
+    del d["id"]  # provisional: the connection's first frame
+    return _dumps(d)
 
-    Connections settle out of order and learn their ids only at the end;
-    ``numbered`` reads them back in id order with their ids. The temporary
-    file is not mapped into memory, so it costs page cache, not resident memory.
-    """
 
-    def __init__(self) -> None:
-        self._file = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as self)
-        self._first_frames, self._offsets, self._sizes = array("q"), array("q"), array("i")
-        self._end = 0
-
-    @staticmethod
-    def render(connections: list[Connection]) -> tuple[bytes, list[int]]:
-        """The connections' JSON without ids, joined, and the size of each."""
-        texts = []
-        for c in connections:
-            d = connection_dict(c)
-            del d["id"]  # provisional: the connection's first frame
-            texts.append(_dumps(d).encode())
-        return b"".join(texts), [len(t) for t in texts]
-
-    def add(self, products: SliceProducts) -> None:
-        blob, sizes = products.documents
-        if not sizes:
-            return
-        offsets = np.cumsum([0, *sizes[:-1]], dtype=np.int64) + self._end
-        self._file.write(blob)
-        self._first_frames.extend(products.first_frames.tolist())
-        self._offsets.extend(offsets.tolist())
-        self._sizes.extend(sizes)
-        self._end += len(blob)
-
-    def numbered(self, first_frames: np.ndarray) -> Iterator[str]:
-        """Each kept connection's JSON text with its id, in id order.
-
-        ``first_frames`` are the kept connections' first frames, ascending
-        (``engine.Outcome``): connection ``i + 1`` is the one at ``i``.
-        """
-        spooled = np.frombuffer(self._first_frames, np.int64)
-        order = np.argsort(spooled)[: len(first_frames)]
-        offsets = np.frombuffer(self._offsets, np.int64)[order]
-        sizes = np.frombuffer(self._sizes, np.int32)[order]
-        f = self._file
-        f.flush()
-        new_id = 0
-        for block in range(0, len(order), 65536):  # Python ints for a block at a time
-            part = slice(block, block + 65536)
-            for offset, size in zip(offsets[part].tolist(), sizes[part].tolist()):
-                new_id += 1
-                f.seek(offset)
-                yield f'{{"id":{new_id},' + f.read(size)[1:].decode()
-
-    def close(self) -> None:
-        self._file.close()
+def numbered_json(numbered: Iterable[tuple[int, str]]) -> Iterator[str]:
+    for new_id, text in numbered:
+        yield f'{{"id":{new_id},' + text[1:]

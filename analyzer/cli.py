@@ -200,6 +200,10 @@ def _return_freed_columns_to_the_system() -> None:
         pass  # not glibc: its allocator has its own policy
 
 
+# Each worker holds the objects of the slice it walks (100-150 MB): on a
+# many-core host the default stays within memory; --jobs asks for more.
+MAX_DEFAULT_JOBS = 4
+
 # What the streaming formats keep of each connection until ids are known.
 STREAMED = {"json": connection_json, "jsonl": connection_json, "text": table_line}
 
@@ -308,9 +312,10 @@ def build_parser() -> argparse.ArgumentParser:
         "-j",
         "--jobs",
         type=int,
-        default=os.cpu_count() or 1,
+        default=min(os.cpu_count() or 1, MAX_DEFAULT_JOBS),
         metavar="N",
-        help="processes walking connections for text, json and jsonl (default: one per core)",
+        help="processes walking connections for text, json and jsonl "
+        f"(default: one per core, at most {MAX_DEFAULT_JOBS})",
     )
     add_analysis_options(p)
     p.set_defaults(run=_cmd_analyze)

@@ -226,8 +226,9 @@ class _Closing:
 
     def before(self, i: int, starts_group: np.ndarray) -> int:
         """The bits just before segment ``i`` (with ``starts_group`` as decided so far)."""
-        restarts = np.flatnonzero((starts_group | self.bare_syn)[self.run_first[i] : i])
-        restart = self.run_first[i] + restarts[-1] if len(restarts) else -1
+        first = self.run_first[i]  # only this 4-tuple's segments: no pass over the batch
+        restarts = np.flatnonzero(starts_group[first:i] | self.bare_syn[first:i])
+        restart = first + restarts[-1] if len(restarts) else -1
         return int(self._state(np.array(restart), np.array(i), i))
 
     def after(self, last: np.ndarray, starts_group: np.ndarray) -> np.ndarray:

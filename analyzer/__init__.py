@@ -6,9 +6,10 @@
 <Side.CLIENT: 'client'>
 """
 
-from .analysis import Analysis, Parameters, analyze
+from .analysis import Analysis, analyze
 from .capture import CaptureError
 from .model import Connection, Endpoint, Event, TimeWait
+from .parameters import Parameters
 from .vocabulary import CloseKind, EventKind, FindingKind, Severity, Side, State, TimeWaitEnd
 
 __all__ = [

@@ -2,41 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
 
 from . import zeek
 from .capture import CaptureInfo
-from .engine import ConnectionSink, Engine, Outcome, Settings, SliceProducts
+from .capture.reader import CHUNK_BYTES
+from .engine import ConnectionSink, Engine, Outcome, SliceProducts
 from .findings import Finding, ReportedFindings
 from .model import Connection
+from .parameters import DEFAULT_MAX_CONNECTIONS, LINUX_PORT_RANGE, LINUX_TIME_WAIT, Parameters
 from .timewait import TimeWaitSummary
-
-LINUX_TIME_WAIT = 60.0  # TCP_TIMEWAIT_LEN: fixed in Linux, not a sysctl
-LINUX_PORT_RANGE = (32768, 60999)  # net.ipv4.ip_local_port_range default
-DEFAULT_MAX_CONNECTIONS = 1_000_000
-
-
-@dataclass
-class Parameters:
-    """The knobs of one analysis; they appear in the JSON as given."""
-
-    time_wait: float = LINUX_TIME_WAIT  # 2*MSL, seconds
-    port_range: tuple[int, int] = LINUX_PORT_RANGE  # the clients' ephemeral ports
-    port_share: float = 0.5  # port_exhaustion_risk from this share of the range
-    close_wait_threshold: float = 10.0  # seconds in CLOSE_WAIT before a warning
-    # A limit on the connections reported per capture: ``analyze`` keeps every
-    # connection (5-10 KB each with events and findings), and a SYN flood of
-    # millions must not exhaust memory.
-    max_connections: int = DEFAULT_MAX_CONNECTIONS
-
-    def settings(self) -> Settings:
-        return Settings(**asdict(self))
-
-    def as_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["port_range"] = list(self.port_range)
-        return d
 
 
 @dataclass
@@ -91,10 +66,10 @@ def analyze(
     del connections[len(outcome.first_frames) :]
     for new_id, c in enumerate(connections, 1):
         c.id = new_id
-    last = int(outcome.first_frames[-1]) if len(outcome.first_frames) else -1
-    # conn.log records of connections left out by the limit are left out too.
     a.connections = connections
     a.findings = list(a.findings)
+    # conn.log records of connections left out by the limit are left out too.
+    last = int(outcome.first_frames[-1]) if len(outcome.first_frames) else -1
     a.zeek_records = sorted(
         (r for r in kept.records if r.first_frame <= last), key=lambda r: (r.ts, r.first_frame)
     )
@@ -102,18 +77,24 @@ def analyze(
 
 
 def stream_analysis(
-    path: str, sink: ConnectionSink, params: Parameters | None = None, *, workers: int = 0
+    path: str,
+    sink: ConnectionSink,
+    params: Parameters | None = None,
+    *,
+    workers: int = 0,
+    chunk_bytes: int = CHUNK_BYTES,
 ) -> tuple[Analysis, Outcome]:
     """Analyse one capture, handing its connections to ``sink`` as they settle.
 
     The ``Analysis`` returned holds the findings and the TIME_WAIT summary but
     no connections: the sink had them, with provisional ids (their first
-    frames); ``Outcome.new_id`` gives the final ones. Memory follows the
+    frames); ``Outcome.first_frames`` gives the final ones. Memory follows the
     connections active at once, not the capture's size (``engine``). With
-    ``workers``, that many processes walk the connections, if the sink renders them.
+    ``workers``, that many processes walk the connections, if the sink renders
+    them; ``chunk_bytes`` is how much of the file is read at once.
     """
     params = params or Parameters()
-    outcome = Engine(params.settings(), sink, workers=workers).run(path)
+    outcome = Engine(params, sink, workers=workers).run(path, chunk_bytes=chunk_bytes)
     a = Analysis(outcome.info, params, [], outcome.findings, outcome.time_wait_summary)
     return a, outcome
 
@@ -125,12 +106,12 @@ class _Keep:
     ``limit`` seen so far never will be: past twice the limit the rest go.
     """
 
+    render = None  # it keeps the objects themselves
+
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.connections: list[Connection] = []
         self.records: list[zeek.ZeekRecord] = []
-
-    render = None  # keeps the objects themselves
 
     def add(self, products: SliceProducts) -> None:
         self.connections += products.connections

@@ -37,9 +37,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .analysis import Parameters
 from .capture.pcap import is_pcap
 from .capture.pcapng import is_pcapng
+from .parameters import Parameters
 from .vocabulary import SEVERITY_RANK, Severity
 
 STATE_DIR = ".teardown-report"

@@ -16,15 +16,7 @@ import sys
 from collections.abc import Sequence
 from functools import partial
 
-from .analysis import (
-    DEFAULT_MAX_CONNECTIONS,
-    LINUX_PORT_RANGE,
-    LINUX_TIME_WAIT,
-    Analysis,
-    Parameters,
-    analyze,
-    stream_analysis,
-)
+from .analysis import Analysis, analyze, stream_analysis
 from .capture import CaptureError, read_capture
 from .output import segments as segment_output
 from .output.document import connection_json, numbered_json, write_json, write_jsonl
@@ -33,6 +25,7 @@ from .output.spool import ConnectionSpool
 from .output.table import ROW_FIELDS, connection_row
 from .output.text import TABLE_LIMIT, table_line, write_text_from
 from .output.zeek import write_conn_log
+from .parameters import DEFAULT_MAX_CONNECTIONS, LINUX_PORT_RANGE, LINUX_TIME_WAIT, Parameters
 from .vocabulary import SEVERITY_RANK, Severity
 
 EXIT_OK = 0

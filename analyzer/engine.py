@@ -24,6 +24,7 @@ import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol
 
 import numpy as np
@@ -32,9 +33,10 @@ from . import zeek
 from .capture import CaptureInfo, CaptureReader
 from .capture.reader import CHUNK_BYTES
 from .connections import index_connections
-from .findings import ArtefactTally, Finding, FindingCollector, ReportedFindings, judge
+from .findings import ArtefactTally, FindingCollector, ReportedFindings, judge
 from .grouping import Silence, TupleGroups
 from .model import Connection
+from .parameters import Parameters
 from .segments import SegmentTable
 from .teardown import reconstruct
 from .timewait import TimeWaitLedger, TimeWaitSummary, time_wait_rows
@@ -70,15 +72,6 @@ def silence_for(time_wait: float) -> Silence:
 
 
 @dataclass
-class Settings:
-    time_wait: float
-    port_range: tuple[int, int]
-    port_share: float
-    close_wait_threshold: float
-    max_connections: int
-
-
-@dataclass
 class SliceProducts:
     """What the walk of one slice yields, ready to be absorbed by the engine and its sink.
 
@@ -105,15 +98,15 @@ class ConnectionSink(Protocol):
         """One slice of settled connections."""
 
 
-def walk_slice(seg: SegmentTable, capture_end: float, settings: Settings, render) -> SliceProducts:
+def walk_slice(seg: SegmentTable, capture_end: float, params: Parameters, render) -> SliceProducts:
     """Connections, teardown, Zeek's view and findings for whole groups of segments."""
     index = index_connections(seg)
-    connections = reconstruct(seg, index, capture_end=capture_end, time_wait=settings.time_wait)
+    connections = reconstruct(seg, index, capture_end=capture_end, time_wait=params.time_wait)
     records = zeek.annotate(seg, index, connections)
     judged, artefacts = judge(
         connections,
-        time_wait=settings.time_wait,
-        close_wait_threshold=settings.close_wait_threshold,
+        time_wait=params.time_wait,
+        close_wait_threshold=params.close_wait_threshold,
     )
     products = SliceProducts(
         first_frames=np.fromiter((c.id for c in connections), np.int64, len(connections)),
@@ -133,16 +126,18 @@ class Outcome:
     """What the engine knows at the end, besides what it gave the sink."""
 
     info: CaptureInfo
-    findings: ReportedFindings | list[Finding]  # read back from disk (list until then)
+    findings: ReportedFindings  # read back from disk, in report order
     time_wait_summary: TimeWaitSummary
     first_frames: np.ndarray  # of the connections kept, ascending: connection i+1 is [i]
 
-    def new_id(self, provisional: int) -> int | None:
-        """The final id of the connection whose first frame is ``provisional``."""
-        i = int(np.searchsorted(self.first_frames, provisional))
-        if i < len(self.first_frames) and self.first_frames[i] == provisional:
-            return i + 1
-        return None
+
+def new_id(first_frames: np.ndarray, provisional: int) -> int | None:
+    """The final id of the connection whose first frame is ``provisional``
+    (None: left out by the connection limit)."""
+    i = int(np.searchsorted(first_frames, provisional))
+    if i < len(first_frames) and first_frames[i] == provisional:
+        return i + 1
+    return None
 
 
 class _Waiting:
@@ -208,12 +203,12 @@ class Engine:
     """One capture through the pipeline; ``workers`` processes walk the slices
     when the sink renders them (0: all in this process)."""
 
-    def __init__(self, settings: Settings, sink: ConnectionSink, *, workers: int = 0) -> None:
-        self.settings = settings
+    def __init__(self, params: Parameters, sink: ConnectionSink, *, workers: int = 0) -> None:
+        self.params = params
         self.sink = sink
         self.workers = workers if sink.render is not None else 0
         self.findings = FindingCollector(
-            time_wait=settings.time_wait, close_wait_threshold=settings.close_wait_threshold
+            time_wait=params.time_wait, close_wait_threshold=params.close_wait_threshold
         )
         self.ledger = TimeWaitLedger()
         self.first_frames: list[np.ndarray] = []
@@ -229,7 +224,7 @@ class Engine:
 
     def _run(self, path: str, chunk_bytes: int) -> Outcome:
         reader = CaptureReader(path, chunk_bytes)
-        groups = TupleGroups(silence_for(self.settings.time_wait))
+        groups = TupleGroups(silence_for(self.params.time_wait))
         waiting = _Waiting()
         settled_at = None
         for batch in reader:
@@ -244,9 +239,9 @@ class Engine:
             if len(due):
                 # Every TIME_WAIT of a settled group ended before the clock now.
                 self._settle(waiting, groups, due, capture_end=groups.clock / NS)
-                new_id = groups.compact()
-                if new_id is not None:
-                    waiting.renumber(new_id)
+                renumbered = groups.compact()
+                if renumbered is not None:
+                    waiting.renumber(renumbered)
         info = reader.info
         # The capture ends at its last frame, or later if the clock stepped back.
         capture_end = max(info.last_time or 0.0, groups.clock / NS if groups.count else 0.0)
@@ -259,7 +254,7 @@ class Engine:
         marked[due] = True
         seg, group = waiting.take(marked)
         slices = _slices(seg, group, groups)
-        args = (capture_end, self.settings, self.sink.render)
+        args = (capture_end, self.params, self.sink.render)
         for rows in slices:
             if not self.workers or (self._pool is None and len(seg) <= SLICE_SEGMENTS):
                 # A small capture is done before a pool of processes would start.
@@ -284,7 +279,7 @@ class Engine:
         self.sink.add(p)
 
     def _finish(self, info: CaptureInfo, capture_end: float) -> Outcome:
-        s = self.settings
+        s = self.params
         first_frames = np.sort(np.concatenate([np.empty(0, np.int64), *self.first_frames]))
         if len(first_frames) > s.max_connections:
             info.warnings.append(
@@ -294,16 +289,15 @@ class Engine:
             first_frames = first_frames[: s.max_connections]
         last = int(first_frames[-1]) if len(first_frames) else None
         summary = self.ledger.summary(s.time_wait, last)
-        outcome = Outcome(info, [], summary, first_frames)
-        outcome.findings = self.findings.finish(
+        findings = self.findings.finish(
             info,
             summary,
-            outcome.new_id,
+            partial(new_id, first_frames),
             capture_end=capture_end,
             port_range=s.port_range,
             port_share=s.port_share,
         )
-        return outcome
+        return Outcome(info, findings, summary, first_frames)
 
 
 def _slices(seg: SegmentTable, group: np.ndarray, groups: TupleGroups):

@@ -17,9 +17,10 @@ import pytest
 from scapy.all import IP, TCP, Ether, wrpcap
 
 from analyzer import engine, grouping
-from analyzer.analysis import Parameters, analyze, stream_analysis
+from analyzer.analysis import analyze, stream_analysis
 from analyzer.output.document import connection_json, numbered_json, write_json
 from analyzer.output.spool import ConnectionSpool
+from analyzer.parameters import Parameters
 
 ROOT = Path(__file__).resolve().parent.parent
 CAPTURES = sorted(
@@ -35,16 +36,7 @@ SMALL_BATCHES = 200  # bytes: a record or two per batch
 def document(path: Path, chunk_bytes: int, time_wait: float = 60.0, workers: int = 0) -> str:
     spool = ConnectionSpool(connection_json)
     params = Parameters(time_wait=time_wait)
-    sink_run = engine.Engine.run
-
-    def run(self, p, chunk_bytes=chunk_bytes):
-        return sink_run(self, p, chunk_bytes=chunk_bytes)
-
-    engine.Engine.run = run
-    try:
-        a, outcome = stream_analysis(str(path), spool, params, workers=workers)
-    finally:
-        engine.Engine.run = sink_run
+    a, outcome = stream_analysis(str(path), spool, params, workers=workers, chunk_bytes=chunk_bytes)
     out = io.StringIO()
     write_json(a, out, numbered_json(spool.numbered(outcome.first_frames)))
     spool.close()

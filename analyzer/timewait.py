@@ -193,7 +193,7 @@ class TimeWaitLedger:
         hosts.sort(key=lambda h: -h.occupancy.peak)
 
         # Destinations (client, server, port) numbered over both tables at once.
-        _, dest = np.unique(
+        names, dest = np.unique(
             np.concatenate(
                 [np.stack([syn[k].astype(np.int64) for k, _ in _DEST_COLUMNS], axis=1),
                  np.stack([tw[k].astype(np.int64) for k, _ in _DEST_COLUMNS], axis=1)]
@@ -207,9 +207,6 @@ class TimeWaitLedger:
         client_held = dict(_rows_by_key(np.where(by_client, tw_dest, -1)))
         client_held.pop(-1, None)
         holders_of = dict(_rows_by_key(tw_dest))
-        # Any row of a destination names it.
-        where = {d: ("syn", rows[0]) for d, rows in syn_rows.items()}
-        where.update((d, ("tw", rows[0])) for d, rows in holders_of.items() if d not in where)
 
         destinations = []
         # A destination is listed when its client held TIME_WAIT sockets or when
@@ -228,14 +225,11 @@ class TimeWaitLedger:
             for is_client in by_client[holders_of.get(d, [])].tolist():
                 side = Side.CLIENT.value if is_client else Side.SERVER.value
                 holder[side] = holder.get(side, 0) + 1
-            table, row = where[d]
-            named = syn if table == "syn" else tw
-            client = ips[named["client"][row]]
-            server = str(Endpoint(ips[named["server"][row]], int(named["port"][row])))
+            client, server, port = names[d].tolist()
             destinations.append(
                 DestinationTimeWait(
-                    client=client,
-                    server=server,
+                    client=ips[client],
+                    server=str(Endpoint(ips[server], port)),
                     connections=len(times),
                     rate=rate,
                     occupancy=Occupancy.from_intervals(tw_start[rows], tw_end[rows]),

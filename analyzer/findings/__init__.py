@@ -8,7 +8,6 @@ settle and puts them in their final order when the capture has been read.
 from __future__ import annotations
 
 import pickle
-import tempfile
 from array import array
 from collections.abc import Callable, Iterator
 
@@ -16,6 +15,7 @@ import numpy as np
 
 from ..capture import CaptureInfo
 from ..model import Connection
+from ..spill import Spill
 from ..timewait import TimeWaitSummary
 from .artefacts import ArtefactTally, capture_artefacts
 from .closes import (
@@ -45,30 +45,26 @@ class FindingCollector:
 
     Until the whole capture is read a connection's id is provisional (its
     first frame); ``finish`` maps every id to the final one. Meanwhile the
-    findings wait pickled in a temporary file: a capture of millions of
-    connections has hundreds of thousands of them.
+    findings wait pickled in a ``Spill``: a capture of millions of connections
+    has hundreds of thousands of them.
     """
 
     def __init__(self, *, time_wait: float, close_wait_threshold: float) -> None:
         self.time_wait = time_wait
         self.close_wait_threshold = close_wait_threshold
-        self._file = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as self)
-        # Per finding: its place in the report (family, connection) and its bytes.
+        self._spill = Spill()
+        # Per finding: its place in the report (family, connection).
         self._family, self._connection = array("b"), array("q")
-        self._offset, self._size = array("q"), array("q")
-        self._end = 0
         self.artefacts = ArtefactTally()
 
     def keep(self, judged: list[tuple[int, int, bytes]], artefacts: ArtefactTally) -> None:
         """Findings from ``judge`` (made here or in another process)."""
-        f = self._file
-        for family, connection, data in judged:
-            f.write(data)
+        data = []
+        for family, connection, item in judged:
             self._family.append(family)
             self._connection.append(connection)
-            self._offset.append(self._end)
-            self._size.append(len(data))
-            self._end += len(data)
+            data.append(item)
+        self._spill.extend(b"".join(data), [len(item) for item in data])
         self.artefacts.merge(artefacts)
 
     def finish(
@@ -86,14 +82,10 @@ class FindingCollector:
         # Stable: a connection's findings keep the order they were made in.
         order = np.lexsort((connection, np.frombuffer(self._family, np.int8)))
         kept = np.fromiter((new_id(c) is not None for c in connection[order].tolist()), bool)
-        order = order[kept]
         return ReportedFindings(
             first=list(port_exhaustion(time_wait_summary, port_range, port_share, self.time_wait)),
-            file=self._file,
-            places=(
-                np.frombuffer(self._offset, np.int64)[order],
-                np.frombuffer(self._size, np.int64)[order],
-            ),
+            spill=self._spill,
+            order=order[kept],
             last=list(capture_artefacts(info, self.artefacts.renumbered(new_id))),
             judge=lambda item: self._judged(item, new_id, capture_end),
         )
@@ -144,17 +136,15 @@ class ReportedFindings:
     known at the end (TIME_WAIT pressure, capture artefacts) is kept in memory.
     """
 
-    def __init__(self, *, first, file, places, last, judge) -> None:
-        self._first, self._file, self._places, self._last = first, file, places, last
+    def __init__(self, *, first, spill, order, last, judge) -> None:
+        self._first, self._spill, self._order, self._last = first, spill, order, last
         self._judge = judge
 
     def __len__(self) -> int:
-        return len(self._first) + len(self._places[0]) + len(self._last)
+        return len(self._first) + len(self._order) + len(self._last)
 
     def __iter__(self) -> Iterator[Finding]:
         yield from self._first
-        f = self._file
-        for offset, size in zip(*(p.tolist() for p in self._places)):
-            f.seek(offset)
-            yield self._judge(pickle.loads(f.read(size)))
+        for data in self._spill.read(self._order):
+            yield self._judge(pickle.loads(data))
         yield from self._last

@@ -1,0 +1,50 @@
+"""Byte strings kept on a temporary file instead of in memory, read back in any order.
+
+What a streaming analysis must keep until the capture has been read (each
+connection's rendered text, each finding) goes here: the file costs page
+cache, not resident memory, and only two numbers per item stay in memory.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from array import array
+from collections.abc import Iterator
+
+import numpy as np
+
+# Items read back per block: positions become Python ints a block at a time.
+_BLOCK = 65536
+
+
+class Spill:
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as self)
+        self._offsets, self._sizes = array("q"), array("q")
+        self._end = 0
+
+    def __len__(self) -> int:
+        return len(self._offsets)
+
+    def extend(self, blob: bytes, sizes: list[int]) -> None:
+        """Items laid end to end in ``blob``, of these sizes."""
+        self._file.write(blob)
+        for size in sizes:
+            self._offsets.append(self._end)
+            self._sizes.append(size)
+            self._end += size
+
+    def read(self, order: np.ndarray) -> Iterator[bytes]:
+        """The items at the positions in ``order``, in that order."""
+        offsets = np.frombuffer(self._offsets, np.int64)[order]
+        sizes = np.frombuffer(self._sizes, np.int64)[order]
+        f = self._file
+        f.flush()
+        for block in range(0, len(order), _BLOCK):
+            part = slice(block, block + _BLOCK)
+            for offset, size in zip(offsets[part].tolist(), sizes[part].tolist()):
+                f.seek(offset)
+                yield f.read(size)
+
+    def close(self) -> None:
+        self._file.close()

@@ -256,14 +256,17 @@ class Engine:
         slices = _slices(seg, group, groups)
         args = (capture_end, self.params, self.sink.render)
         for rows in slices:
+            # One slice of everything (a huge group, a small capture) is not copied.
+            part = seg if len(rows) == len(seg) else seg.take(rows)
             if not self.workers or (self._pool is None and len(seg) <= SLICE_SEGMENTS):
                 # A small capture is done before a pool of processes would start.
-                self._absorb(walk_slice(seg.take(rows), *args))
+                self._absorb(walk_slice(part, *args))
                 continue
             if self._pool is None:
                 self._pool = ProcessPoolExecutor(self.workers, _fork_context())
             self._wait(until=2 * self.workers)
-            self._running.add(self._pool.submit(walk_slice, seg.take(rows), *args))
+            self._running.add(self._pool.submit(walk_slice, part, *args))
+            del part
 
     def _wait(self, *, until: int) -> None:
         """Absorb finished slices until at most ``until`` are still running."""
@@ -321,8 +324,10 @@ def _slices(seg: SegmentTable, group: np.ndarray, groups: TupleGroups):
     order = np.lexsort((seg.frame, group, row_repeat))
     g, r = group[order], row_repeat[order]
     boundaries = np.flatnonzero((g[1:] != g[:-1]) | (r[1:] != r[:-1])) + 1
+    new_tuple = (r[boundaries] != r[boundaries - 1]).tolist()
+    del g, r, row_repeat  # only ``order`` is needed while the slices are walked
     start = 0
-    for b, forced in zip(boundaries.tolist(), (r[boundaries] != r[boundaries - 1]).tolist()):
+    for b, forced in zip(boundaries.tolist(), new_tuple):
         if forced or b - start >= SLICE_SEGMENTS:
             yield np.sort(order[start:b])
             start = b

@@ -17,8 +17,7 @@ from __future__ import annotations
 import gc
 from dataclasses import dataclass, field
 
-import numpy as np
-
+from .blocks import Blocks
 from .connections import ConnectionIndex
 from .model import Connection, Endpoint, Event, FinResend, Reset, SideFacts, TimeWait
 from .segments import ACK, FIN, RST, SYN, SegmentTable, flags_text
@@ -408,16 +407,6 @@ ROW_COLUMNS = ("frame", "ts_ns", "flags", "seq", "ack", "payload_len", "tsval", 
 FRAME, TS_NS, FLAGS, SEQ, ACK_NO, PAYLOAD_LEN, TSVAL, TTL, IP_ID = range(len(ROW_COLUMNS))
 
 
-# Rows are converted to Python objects a block of connections at a time, so
-# that memory for them stays bounded whatever the capture's size.
-ROWS_PER_BLOCK = 200_000
-
-
-def _rows(seg: SegmentTable, order: np.ndarray) -> list[tuple]:
-    """Segment rows in connection order, as tuples of Python ints."""
-    return list(zip(*(seg.columns[n][order].tolist() for n in ROW_COLUMNS)))
-
-
 def reconstruct(
     seg: SegmentTable,
     index: ConnectionIndex,
@@ -448,7 +437,6 @@ def reconstruct(
 
 def _walk_all(seg, index, capture_end: float, time_wait: float) -> list[Connection]:
     connections: list[Connection] = []
-    starts = index.starts
     # Per-connection values as Python objects, converted once.
     addresses = seg.addresses
     clients = [
@@ -461,33 +449,28 @@ def _walk_all(seg, index, capture_end: float, time_wait: float) -> list[Connecti
     ]
     inferred = index.roles_inferred.tolist()
     incarnation = index.incarnation.tolist()
-    c = 0
-    while c < len(index):
-        # The next block: whole connections, about ROWS_PER_BLOCK segments.
-        end = int(np.searchsorted(starts, starts[c] + ROWS_PER_BLOCK, side="right")) - 1
-        end = min(max(end, c + 1), len(index))
-        base = int(starts[c])
-        rows = _rows(seg, index.order[base : starts[end]])
-        from_server = index.from_server[base : starts[end]].tolist()
-        bounds = (starts[c : end + 1] - base).tolist()
-        for conn in range(c, end):
-            lo, hi = bounds[conn - c], bounds[conn - c + 1]
-            walk = _Walk(bool(rows[lo][FLAGS] & SYN), time_wait)
-            for i in range(lo, hi):
-                walk.segment(rows[i], from_server[i])
-            walk.expire_time_wait(capture_end)
-            connections.append(
-                _connection(
-                    walk,
-                    clients[conn],
-                    servers[conn],
-                    inferred[conn],
-                    incarnation[conn],
-                    rows[lo],
-                    rows[hi - 1],
-                )  # fmt: skip
+    starts = index.starts.tolist()
+    order, sender_is_server = index.order, index.from_server
+
+    def rows(a: int, b: int) -> list[tuple[tuple, bool]]:
+        """(row, sent by the server) at positions a .. b-1 of the connection order."""
+        columns = (seg.columns[n][order[a:b]].tolist() for n in ROW_COLUMNS)
+        return list(zip(zip(*columns), sender_is_server[a:b].tolist()))
+
+    blocks = Blocks(len(order), rows)
+    for conn in range(len(index)):
+        walk = first = row = None
+        for row, from_server in blocks.between(starts[conn], starts[conn + 1]):
+            if walk is None:
+                first = row
+                walk = _Walk(bool(row[FLAGS] & SYN), time_wait)
+            walk.segment(row, from_server)
+        walk.expire_time_wait(capture_end)
+        connections.append(
+            _connection(
+                walk, clients[conn], servers[conn], inferred[conn], incarnation[conn], first, row
             )
-        c = end
+        )
     return connections
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .blocks import Blocks
 from .connections import ConnectionIndex
 from .model import Connection
 from .segments import ACK, FIN, RST, SYN, SegmentTable
@@ -166,7 +167,7 @@ class ZeekRecord:
     history: str
     orig_pkts: int
     resp_pkts: int
-    rows: list[int] = field(default_factory=list, repr=False)  # segment rows, frame order
+    positions: range = field(default=range(0), repr=False)  # its packets in the index's order
     ended_by: str = "end_of_capture"  # or "attempt_timer", "reuse", ... (docs/zeek.md)
     first_frame: int = 0  # frame of its first packet
 
@@ -641,7 +642,7 @@ class _Conn:
         return "OTH"
 
     def record(
-        self, addresses: list[str], ended_by: str, serial: int, rows: list[int]
+        self, addresses: list[str], ended_by: str, serial: int, positions: range
     ) -> ZeekRecord:
         o, r = self.orig, self.resp
         orig_h, resp_h = addresses[o.addr], addresses[r.addr]
@@ -659,7 +660,7 @@ class _Conn:
             history="".join(self.history),
             orig_pkts=o.pkts,
             resp_pkts=r.pkts,
-            rows=rows,
+            positions=positions,
             ended_by=ended_by,
         )
 
@@ -721,63 +722,61 @@ def records(
     opts = _Options(likely_server_ports, frozenset() if bare else LONG_INACTIVITY_PORTS)
 
     order = index.order
-    cols = {
-        name: seg.columns[name][order].tolist()
-        for name in ("flags", "seq", "ack", "payload_len", "window")
-    }
-    # Before a packet at time t, every timer due before t has fired (Zeek
-    # advances its timers with network time, i.e. with any packet of the capture).
-    t_list = (seg.ts_ns[order] / 1e9).tolist()
-    rows = order.tolist()
-    flags_l, seq_l, ack_l = cols["flags"], cols["seq"], cols["ack"]
-    len_l, win_l = cols["payload_len"], cols["window"]
 
-    # Endpoints as address code << 16 | port; a 4-tuple's connections are consecutive in order.
-    src = seg.src[order].astype(np.int64) << 16 | seg.sport[order]
-    dst = seg.dst[order].astype(np.int64) << 16 | seg.dport[order]
-    bounds = index.tuple_bounds()
+    def packets(a: int, b: int) -> list[tuple]:
+        """(time, sender, receiver, flags, seq, ack, len, window) at positions a .. b-1.
+
+        Before a packet at time t, every timer due before t has fired (Zeek
+        advances its timers with network time, i.e. with any packet of the
+        capture). Endpoints are address code << 16 | port.
+        """
+        rows = order[a:b]
+        src = seg.src[rows].astype(np.int64) << 16 | seg.sport[rows]
+        dst = seg.dst[rows].astype(np.int64) << 16 | seg.dport[rows]
+        columns = [(seg.ts_ns[rows] / 1e9).tolist(), src.tolist(), dst.tolist()]
+        for name in ("flags", "seq", "ack", "payload_len", "window"):
+            columns.append(seg.columns[name][rows].tolist())
+        return list(zip(*columns))
 
     out: list[ZeekRecord] = []
-    addresses = seg.addresses
     gc_was_enabled = gc.isenabled()
     gc.disable()  # many small objects, no cycles worth collecting mid-replay
     try:
-        _replay(bounds, opts, addresses, out, rows, t_list, src.tolist(), dst.tolist(), flags_l,
-                seq_l, ack_l, len_l, win_l)  # fmt: skip
+        # A 4-tuple's connections are consecutive in the index's order.
+        _replay(index.tuple_bounds(), Blocks(n, packets), opts, seg.addresses, out)
     finally:
         if gc_was_enabled:
             gc.enable()
     frames = seg.frame
     for r in out:
-        r.first_frame = int(frames[r.rows[0]])
+        r.first_frame = int(frames[order[r.positions.start]])
     out.sort(key=lambda r: (r.ts, r.first_frame))
     return out
 
 
-def _replay(bounds, opts, addresses, out, rows, t_list, src, dst, flags_l, seq_l, ack_l, len_l,
-            win_l) -> None:  # fmt: skip
+def _replay(bounds: list[int], packets: Blocks, opts, addresses, out) -> None:
     """The per-packet loop of ``records``, per 4-tuple."""
     for a, b in zip(bounds[:-1], bounds[1:]):
         conn: _Conn | None = None
         serial = 0
         first = a
-        for i in range(a, b):
-            t = t_list[i]
-            flags = flags_l[i]
+        for i, (t, src, dst, flags, seq, ack, length, window) in enumerate(
+            packets.between(a, b), a
+        ):
             if conn is not None:
                 ended = conn.run_timers(t) if conn.next_due < t else None
-                if ended is None and flags & SYN and conn.is_reuse(flags, seq_l[i]):
+                if ended is None and flags & SYN and conn.is_reuse(flags, seq):
                     ended = "reuse"
                 if ended is not None:
-                    out.append(conn.record(addresses, ended, serial, rows[first:i]))
+                    out.append(conn.record(addresses, ended, serial, range(first, i)))
                     serial += 1
                     conn = None
             if conn is None:
-                conn = _Conn(opts, t, src[i], dst[i], flags)
+                conn = _Conn(opts, t, src, dst, flags)
                 first = i
-            conn.packet(src[i], t, flags, seq_l[i], ack_l[i], len_l[i], win_l[i])
+            conn.packet(src, t, flags, seq, ack, length, window)
         if conn is not None:
-            out.append(conn.record(addresses, "end_of_capture", serial, rows[first:b]))
+            out.append(conn.record(addresses, "end_of_capture", serial, range(first, b)))
 
 
 def annotate(
@@ -798,7 +797,7 @@ def annotate(
         return recs
     record_of_row = np.empty(len(segments), np.int64)
     for k, r in enumerate(recs):
-        record_of_row[r.rows] = k
+        record_of_row[index.order[r.positions.start : r.positions.stop]] = k
     # Per connection of the index: its last FIN or RST, else its last segment.
     order, starts = index.order, index.starts
     pos = np.arange(len(order))

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from scapy.all import IP, TCP, Ether, wrpcap
 
-from analyzer import engine, grouping
+from analyzer import blocks, engine, grouping
 from analyzer.analysis import analyze, stream_analysis
 from analyzer.output.document import connection_json, numbered_json, write_json
 from analyzer.output.spool import ConnectionSpool
@@ -57,6 +57,15 @@ def test_small_batches_give_the_whole_file_answer(path, monkeypatch):
     monkeypatch.setattr(grouping, "_COMPACT_FROM", 1)  # and forgets settled groups early
     whole = document(path, WHOLE_FILE, time_wait=0.1)
     assert document(path, SMALL_BATCHES, time_wait=0.1) == whole
+
+
+@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: p.name)
+def test_segments_made_into_objects_a_few_at_a_time_give_the_same_answer(path, monkeypatch):
+    # Blocks of 3 segments: most connections' walks (ours and Zeek's) cross
+    # block boundaries, as a bulk transfer of millions of segments does.
+    whole = document(path, WHOLE_FILE)
+    monkeypatch.setattr(blocks, "BLOCK", 3)
+    assert document(path, WHOLE_FILE) == whole
 
 
 @pytest.mark.parametrize(

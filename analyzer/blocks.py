@@ -1,0 +1,35 @@
+"""Python objects made from numpy columns a block of positions at a time.
+
+The per-segment walks (``teardown``, ``zeek``) read segments as tuples of
+Python ints, which are about ten times the size of the columns they come
+from. Made a block at a time, they stay bounded however many segments are
+walked, even inside one connection of millions of segments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+BLOCK = 200_000
+
+
+class Blocks:
+    """Items at positions ``0 .. count - 1``; ``make(a, b)`` makes those at ``a .. b - 1``."""
+
+    def __init__(self, count: int, make: Callable[[int, int], list[Any]]) -> None:
+        self.count, self.make, self.size = count, make, BLOCK
+        self.start = self.end = 0
+        self.items: list[Any] = []
+
+    def between(self, lo: int, hi: int) -> Iterator[Any]:
+        """The items at positions ``lo`` .. ``hi - 1``, in order."""
+        pos = lo
+        while pos < hi:
+            if not self.start <= pos < self.end:
+                self.items = []  # the old block leaves memory before the next is made
+                self.start, self.end = pos, min(pos + self.size, self.count)
+                self.items = self.make(self.start, self.end)
+            stop = min(hi, self.end)
+            yield from self.items[pos - self.start : stop - self.start]
+            pos = stop

@@ -5,17 +5,19 @@
 The reader hands over batches of segments; ``grouping.TupleGroups`` puts each
 segment in its 4-tuple group. Segments wait in memory only until their group
 settles: the capture clock has moved past its last segment by the silence
-limit (``silence_for``: about 2*MSL once the connection closed, longer while
-it is open). Then the group's connections are found, walked, annotated with
-Zeek's view and judged (``walk_slice``, in worker processes when the sink
-renders them), and handed to a *sink*: ``analysis.analyze`` keeps them, the
-JSON writer spools them to disk. What stays behind per connection is a few
+limit (``silence_for``: about 2*MSL once the connection closed, two minutes
+before its handshake completes, two hours once established). Then the
+group's connections are found, walked, annotated with Zeek's view and judged
+(``walk_slice``, in worker processes when the sink renders them), and handed
+to a *sink*: ``analysis.analyze`` keeps them, the JSON writer spools them to
+disk. What stays behind per connection is a few
 numbers for the capture-wide findings and for numbering.
 
-So memory follows the connections active within the silence limit, not the
-size of the capture. The answers do not depend on how the capture is cut into
-batches or slices: a record per batch and the whole capture in one batch give
-the same document (tests/test_engine.py checks that on every capture).
+So memory follows the connections open at once (and those closed within
+the last 2*MSL), not the size of the capture. The answers do not depend on
+how the capture is cut into batches or slices: a record per batch and the
+whole capture in one batch give the same document (tests/test_engine.py
+checks that on every capture).
 """
 
 from __future__ import annotations
@@ -43,17 +45,23 @@ from .timewait import TimeWaitLedger, TimeWaitSummary, time_wait_rows
 
 NS = 1_000_000_000
 # A 4-tuple silent this long starts afresh (docs/verdicts.md, "Connections"):
-# twice 2*MSL and never less than two minutes while it is open, so that SYN
-# retries (at most 64 s apart on Linux), FIN resends and keepalives stay with
-# their connection; 2*MSL and a margin once it has closed, so that its
-# TIME_WAIT and what ends it stay too.
+# before its handshake completes, twice 2*MSL and never less than two minutes,
+# so that SYN retries (at most 64 s apart on Linux) stay with their
+# connection; once established, as long as Linux's keepalive takes to give up
+# on a dead peer (7200 s idle, then 9 probes 75 s apart), so that idle
+# keep-alive and pooled connections are not cut; once closed, 2*MSL and a
+# margin, so that its TIME_WAIT and what ends it stay too.
 MIN_OPEN_SILENCE = 120.0
+ESTABLISHED_SILENCE = 7200.0 + 9 * 75.0
 CLOSED_MARGIN = 10.0
 # Settled groups are taken out this many times per closed silence: each time
 # costs a pass over the waiting segments.
 SETTLE_ROUNDS = 4
 # Segments walked at once: bounds the Python objects alive at any time.
 SLICE_SEGMENTS = 50_000
+# Slices close at the first group boundary past SLICE_SEGMENTS, so one this
+# big is mostly a single group.
+HUGE_SLICE = 4 * SLICE_SEGMENTS
 # The columns the analysis reads; the others leave memory as soon as a batch is read.
 ANALYSED_COLUMNS = (
     "frame", "ts_ns", "src", "dst", "sport", "dport", "flags", "seq", "ack", "window",
@@ -67,6 +75,7 @@ def silence_for(time_wait: float) -> Silence:
     """How long a 4-tuple must be silent before it starts afresh."""
     return Silence(
         open_ns=int(max(2 * time_wait, MIN_OPEN_SILENCE) * NS),
+        established_ns=int(ESTABLISHED_SILENCE * NS),
         closed_ns=int((time_wait + CLOSED_MARGIN) * NS),
     )
 
@@ -258,8 +267,12 @@ class Engine:
         for rows in slices:
             # One slice of everything (a huge group, a small capture) is not copied.
             part = seg if len(rows) == len(seg) else seg.take(rows)
-            if not self.workers or (self._pool is None and len(seg) <= SLICE_SEGMENTS):
-                # A small capture is done before a pool of processes would start.
+            # A small capture is done before a pool of processes would start.
+            # Only a huge group (a bulk transfer) makes a slice of HUGE_SLICE:
+            # sent to a worker, it would be in memory three times (here,
+            # pickled, there) while it waits and is walked.
+            small_capture = self._pool is None and len(seg) <= SLICE_SEGMENTS
+            if not self.workers or small_capture or len(rows) > HUGE_SLICE:
                 self._absorb(walk_slice(part, *args))
                 continue
             if self._pool is None:

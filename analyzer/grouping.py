@@ -30,14 +30,30 @@ _COMPACT_FROM = 65_536
 
 @dataclass(frozen=True)
 class Silence:
-    """How long a 4-tuple must be silent before it starts afresh, in nanoseconds.
+    """How long a 4-tuple must be silent before it starts afresh, in nanoseconds,
+    by what has passed since its last bare SYN.
 
-    ``closed_ns`` once both sides sent a FIN or a RST passed (since the last
-    bare SYN), ``open_ns`` otherwise.
+    ``closed_ns`` once both sides sent a FIN or a RST passed;
+    ``established_ns`` once a segment acknowledged something without SYN (the
+    handshake completed, or the capture began mid-connection);
+    ``open_ns`` before that (SYNs and SYN-ACKs only).
     """
 
     open_ns: int
+    established_ns: int
     closed_ns: int
+
+    def limit(self, bits):
+        """The limit for groups in the state ``bits`` (works on arrays too)."""
+        return np.where(
+            _closed(bits),
+            self.closed_ns,
+            np.where(bits & _ESTABLISHED, self.established_ns, self.open_ns),
+        )
+
+    @property
+    def longest(self) -> int:
+        return max(self.open_ns, self.established_ns, self.closed_ns)
 
 
 def endpoint_keys(seg: SegmentTable) -> tuple[np.ndarray, np.ndarray]:
@@ -59,7 +75,7 @@ class TupleGroups:
     """Gives each segment its group; tells which groups have settled.
 
     Per group only a few numbers are kept (its endpoints, last clock and
-    whether it has closed), and only the 4-tuples with a group still open are
+    its state bits: closed, established), and only the 4-tuples with a group still open are
     in the lookup dict.
     """
 
@@ -71,7 +87,8 @@ class TupleGroups:
         self._last_clock = np.empty(0, np.int64)
         self._lo = np.empty(0, np.int64)
         self._hi = np.empty(0, np.int64)
-        self._closing = np.empty(0, np.int8)  # _CLOSING bits since the last bare SYN
+        # State bits (_FIN_FROM_LO ...) since the last bare SYN.
+        self._closing = np.empty(0, np.int8)
         self._settled = np.empty(0, bool)
 
     def assign(self, seg: SegmentTable) -> np.ndarray:
@@ -105,12 +122,14 @@ class TupleGroups:
         prev[firsts] = prev_first
         has_prev[firsts] = continues
         gap = clk - prev
-        starts_group = ~has_prev | (gap > self.silence.open_ns)
-        # A silence longer than the closed limit only splits a closed group:
+        silence = self.silence
+        starts_group = ~has_prev | (gap > silence.longest)
+        # A silence past the shortest limit splits a group by the group's state:
         # decided one at a time, since each split restarts what follows.
-        undecided = has_prev & ~starts_group & (gap > self.silence.closed_ns)
+        shortest = min(silence.open_ns, silence.established_ns, silence.closed_ns)
+        undecided = has_prev & ~starts_group & (gap > shortest)
         for i in np.flatnonzero(undecided).tolist():
-            if _closed(closing.before(i, starts_group)):
+            if gap[i] > silence.limit(closing.before(i, starts_group)):
                 starts_group[i] = True
 
         # New groups are numbered in (4-tuple, frame) order; segments before
@@ -149,11 +168,7 @@ class TupleGroups:
             return np.empty(0, np.int64)
         live = ~self._settled[: self.count]
         if not everything:
-            limit = np.where(
-                _closed(self._closing[: self.count]),
-                self.silence.closed_ns,
-                self.silence.open_ns,
-            )
+            limit = self.silence.limit(self._closing[: self.count])
             live &= self._last_clock[: self.count] < self.clock - limit
         due = np.flatnonzero(live)
         self._settled[due] = True
@@ -189,7 +204,7 @@ class TupleGroups:
 
 
 # What has happened to a group since its last bare SYN, as bits.
-_FIN_FROM_LO, _FIN_FROM_HI, _RESET = 1, 2, 4
+_FIN_FROM_LO, _FIN_FROM_HI, _RESET, _ESTABLISHED = 1, 2, 4, 8
 
 
 def _closed(bits):
@@ -198,20 +213,20 @@ def _closed(bits):
 
 
 class _Closing:
-    """The closing bits of a batch's segments (sorted by 4-tuple), over any range."""
+    """The state bits of a batch's segments (sorted by 4-tuple), over any range."""
 
     def __init__(self, flags, from_lo, run_first, carry) -> None:
         fin, rst = (flags & FIN) != 0, (flags & RST) != 0
-        self.counts = [
-            np.concatenate([[0], np.cumsum(kind)]) for kind in (fin & from_lo, fin & ~from_lo, rst)
-        ]
+        established = (flags & (SYN | ACK | RST)) == ACK
+        kinds = (fin & from_lo, fin & ~from_lo, rst, established)
+        self.counts = [np.concatenate([[0], np.cumsum(kind)]) for kind in kinds]
         self.bare_syn = (flags & (SYN | ACK | RST)) == SYN
         self.run_first, self.carry = run_first, carry
 
     def _between(self, a, b):
         """Bits over the segments [a, b)."""
         bits = np.zeros(np.shape(a), np.int8)
-        for bit, count in zip((_FIN_FROM_LO, _FIN_FROM_HI, _RESET), self.counts):
+        for bit, count in zip((_FIN_FROM_LO, _FIN_FROM_HI, _RESET, _ESTABLISHED), self.counts):
             bits |= np.where(count[b] > count[a], bit, 0).astype(np.int8)
         return bits
 

@@ -7,12 +7,15 @@ Times are epoch seconds (float); sequence numbers are raw 32-bit values.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .vocabulary import CloseKind, EventKind, Side, State, TimeWaitEnd
 
 
-@dataclass(frozen=True)
-class Endpoint:
+class Endpoint(NamedTuple):
+    """An address and port. A named tuple rather than a frozen dataclass: the
+    reuse checks hash one per connection, and a tuple hashes in C."""
+
     ip: str
     port: int
 

@@ -2,6 +2,7 @@
 
     python bench/run.py [--packets 3000000] [--capture FILE] [--skip-tshark]
     python bench/run.py --memory-scaling      # end to end on 1M and 5M packets
+    python bench/run.py --memory-scaling --bulk   # the same, one bulk-transfer connection
     python bench/run.py --small               # ~1 MB capture, start-up included
 
 Each measurement runs in its own child process; wall time is measured around
@@ -363,10 +364,24 @@ def main_compare(args: argparse.Namespace) -> None:
         print(f"\nreader: {reader.items:,} segments, {reader.rate:,.0f} segments/s")
 
 
+def ensure_bulk_capture(packets: int, python: str) -> tuple[Path, dict]:
+    """One bulk-transfer connection of ``packets`` packets (bulk.py)."""
+    OUT.mkdir(exist_ok=True)
+    path = OUT / f"bulk-{packets}.pcap"
+    if not path.exists():
+        print(f"generating {path.relative_to(ROOT)} ...", flush=True)
+        cmd = [python, str(BENCH / "bulk.py"), str(path), "--packets", str(packets)]
+        subprocess.run(cmd, check=True)
+    return path, {"packets": packets, "connections": 1}
+
+
 def main_memory(args: argparse.Namespace) -> None:
     runs: dict[str, list[Result]] = {"worker processes (default)": [], ONE_PROCESS: []}
     for n in (1_000_000, 5_000_000):
-        path, truth = ensure_capture(n, args.concurrency, args.seed, args.python)
+        if args.bulk:
+            path, truth = ensure_bulk_capture(n, args.python)
+        else:
+            path, truth = ensure_capture(n, args.concurrency, args.seed, args.python)
         warm_cache(path)
         size_mb = path.stat().st_size / 1e6
         print(f"capture: {path.name} ({size_mb:,.0f} MB, {truth['connections']:,} connections)")
@@ -425,6 +440,11 @@ def main(argv: list[str] | None = None) -> int:
         "--memory-scaling",
         action="store_true",
         help="end to end on 1M and 5M packets: peak RSS ratio",
+    )
+    ap.add_argument(
+        "--bulk",
+        action="store_true",
+        help="with --memory-scaling: captures of one bulk-transfer connection (bulk.py)",
     )
     ap.add_argument(
         "--small", action="store_true", help="a ~1 MB capture: start-up dominated wall time"

@@ -53,6 +53,7 @@ def test_small_batches_give_the_whole_file_answer(path, monkeypatch):
     # Silences of a fraction of a second: groups settle, start afresh and are
     # forgotten all the time, and the answer still cannot depend on the batches.
     monkeypatch.setattr(engine, "MIN_OPEN_SILENCE", 0.3)
+    monkeypatch.setattr(engine, "ESTABLISHED_SILENCE", 0.5)
     monkeypatch.setattr(engine, "CLOSED_MARGIN", 0.05)
     monkeypatch.setattr(grouping, "_COMPACT_FROM", 1)  # and forgets settled groups early
     whole = document(path, WHOLE_FILE, time_wait=0.1)
@@ -169,14 +170,38 @@ def _data(t: float, seq: int, ack: int):
     return p
 
 
-@pytest.mark.parametrize(("gap", "connections"), [(100.0, 1), (130.0, 2)])
-def test_an_open_connection_may_be_silent_for_two_minutes(tmp_path, gap, connections):
+@pytest.mark.parametrize(
+    ("gap", "connections"),
+    [
+        (130.0, 1),  # an idle keep-alive or pooled connection is one connection
+        (3600.0, 1),
+        (3 * 3600.0, 2),  # longer than Linux's keepalive would wait: afresh
+    ],
+)
+def test_an_established_connection_may_idle_for_two_hours(tmp_path, gap, connections):
     path = tmp_path / "idle.pcap"
     wrpcap(str(path), [*_packets(1000.0, 100, close=False), _data(1000.0 + gap, 104, 9001)])
-    doc = json.loads(document(path, SMALL_BATCHES))
-    assert len(doc["connections"]) == connections
-    assert doc["connections"][0]["first_frame"] == 1
-    if connections == 2:
-        # The part after the silence is a connection seen from the middle.
-        assert doc["connections"][1]["roles_inferred"]
-        assert doc["connections"][1]["first_frame"] == 6
+    for chunk in (SMALL_BATCHES, WHOLE_FILE):
+        doc = json.loads(document(path, chunk))
+        assert len(doc["connections"]) == connections
+        assert doc["connections"][0]["first_frame"] == 1
+        if connections == 2:
+            # The part after the silence is a connection seen from the middle.
+            assert doc["connections"][1]["roles_inferred"]
+            assert doc["connections"][1]["first_frame"] == 6
+
+
+@pytest.mark.parametrize(("gap", "connections"), [(100.0, 1), (130.0, 2)])
+def test_an_unanswered_syn_is_forgotten_after_two_minutes(tmp_path, gap, connections):
+    # The same SYN again: a retransmission within the limit, afresh after it.
+    path = tmp_path / "syn.pcap"
+    syn = _packets(1000.0, 100, close=False)[0]
+    again = syn.copy()
+    again.time = syn.time + gap
+    wrpcap(str(path), [syn, again])
+    for chunk in (SMALL_BATCHES, WHOLE_FILE):
+        doc = json.loads(document(path, chunk))
+        assert [c["close"] for c in doc["connections"]] == ["attempt"] * connections
+        assert [c["packets"]["client"] for c in doc["connections"]] == [
+            2 // connections
+        ] * connections

@@ -71,6 +71,10 @@ def test_verdicts(analyses, file, i, expected):
     assert (c.active_closer and c.active_closer.value) == expected["active_closer"]
     assert (c.rst_sender and c.rst_sender.value) == expected["rst_sender"]
     assert c.half_close == expected["half_close"]
+    if "incarnation" in expected:
+        assert c.incarnation == expected["incarnation"]
+    if "frames" in expected:
+        assert [c.first_frame, c.last_frame] == expected["frames"]
     assert {s.value: n for s, n in c.fin_retransmissions.items()} == expected["fin_retransmissions"]
     assert {s.value: st.value for s, st in c.end_states.items()} == expected["end_states"]
     tw = c.time_wait

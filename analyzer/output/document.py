@@ -23,16 +23,18 @@ def _side(value: Side | None) -> str | None:
 
 
 def event_dict(e: Event) -> dict[str, Any]:
+    # The vocabulary's members are str: JSON writes them as their values, and
+    # reading ``.value`` for each of millions of events is a cost worth skipping.
     return {
         "frame": e.frame,
         "time": e.time,
-        "from": e.sender.value,
+        "from": e.sender,
         "flags": e.flags,
         "seq": e.seq,
         "ack": e.ack,
         "len": e.length,
-        "kind": e.kind.value,
-        "states": {"client": e.client_state.value, "server": e.server_state.value},
+        "kind": e.kind,
+        "states": {"client": e.client_state, "server": e.server_state},
     }
 
 

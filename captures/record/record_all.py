@@ -774,6 +774,36 @@ def close_wait_long() -> None:
         NOTES["close-wait-long"] = mid
 
 
+# --- 27 -----------------------------------------------------------------------
+def idle_and_late_reuse() -> None:
+    """The silence rule on a real kernel (docs/verdicts.md, "Connections").
+
+    An open connection exchanges once, idles 130 s (longer than the 120 s an
+    open 4-tuple may be silent), exchanges again and the client closes. 75 s
+    after that close (longer than TIME_WAIT's 60 s plus the 10 s margin; ss
+    shows the client's TIME_WAIT gone) the client binds the same port again
+    and opens a new connection on the same 4-tuple, which it closes too."""
+    with Lab() as lb, lb.capture(OUT / "idle-and-late-reuse.pcap"):
+        srv, cli, conn = connect(27, reuse=True)
+        exchange(cli, conn)
+        time.sleep(130.0)
+        exchange(cli, conn)
+        cli.close()
+        read_eof(conn)
+        conn.close()
+        time.sleep(75.0)
+        before = lab.ss_time_wait(NS_A)
+        cli = client(NS_A, IP_A, 40027, reuse=True)
+        cli.connect((IP_B, 5027))
+        conn, _ = srv.accept()
+        exchange(cli, conn)
+        cli.close()
+        read_eof(conn)
+        conn.close()
+        srv.close()
+    NOTES["idle-and-late-reuse"] = {"ss_time_wait_client_before_reconnect": before}
+
+
 SCENARIOS = {
     "graceful-client-close": graceful_client_close,
     "graceful-server-close": graceful_server_close,
@@ -798,6 +828,7 @@ SCENARIOS = {
     "duplicate-frames": duplicate_frames,
     "missed-segment": missed_segment,
     "close-wait-long": close_wait_long,
+    "idle-and-late-reuse": idle_and_late_reuse,
 }
 
 

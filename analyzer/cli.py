@@ -9,9 +9,9 @@ or unreadable input (one line on stderr naming the file and byte offset); for
 from __future__ import annotations
 
 import argparse
-import csv
 import ctypes
 import os
+import pickle
 import sys
 from collections.abc import Sequence
 from functools import partial
@@ -21,8 +21,8 @@ from .capture import CaptureError, read_capture
 from .output import segments as segment_output
 from .output.document import connection_json, numbered_json, write_json, write_jsonl
 from .output.ladder import ladder
-from .output.spool import ConnectionSpool
-from .output.table import ROW_FIELDS, connection_row
+from .output.spool import ConnectionSpool, pickled
+from .output.table import ROW_FIELDS, csv_line, csv_text
 from .output.text import TABLE_LIMIT, table_line, write_text_from
 from .output.zeek import write_conn_log
 from .parameters import DEFAULT_MAX_CONNECTIONS, LINUX_PORT_RANGE, LINUX_TIME_WAIT, Parameters
@@ -147,25 +147,8 @@ def add_analysis_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _write_analyses(analyses: list[Analysis], args: argparse.Namespace) -> None:
-    out = sys.stdout
-    if args.conn is not None:
-        for a in analyses:
-            if not 1 <= args.conn <= len(a.connections):
-                raise SystemExit(
-                    f"teardown: {a.capture.path}: no connection {args.conn} "
-                    f"(it has {len(a.connections)})"
-                )
-            out.write(ladder(a.connection(args.conn)))
-        return
-    if args.format == "csv":
-        writer = csv.DictWriter(out, fieldnames=["capture", *ROW_FIELDS], lineterminator="\n")
-        writer.writeheader()
-        for a in analyses:
-            for c in a.connections:
-                writer.writerow({"capture": a.capture.path, **connection_row(c)})
-    else:
-        write_conn_log([r for a in analyses for r in a.zeek_records], out)
+def _write_conn_logs(analyses: list[Analysis]) -> None:
+    write_conn_log([r for a in analyses for r in a.zeek_records], sys.stdout)
 
 
 def _fails(analyses: list[Analysis], threshold: str | None) -> bool:
@@ -198,38 +181,55 @@ def _return_freed_columns_to_the_system() -> None:
 MAX_DEFAULT_JOBS = 4
 
 # What the streaming formats keep of each connection until ids are known.
-STREAMED = {"json": connection_json, "jsonl": connection_json, "text": table_line}
+STREAMED = {
+    "json": connection_json,
+    "jsonl": connection_json,
+    "text": table_line,
+    "csv": csv_line,
+}
 
 
 def _stream(args: argparse.Namespace) -> int:
-    """json, jsonl and text: each capture streamed, no connection held in memory."""
+    """json, jsonl, text, csv and --conn: each capture streamed, no connection held in memory."""
     _return_freed_columns_to_the_system()
-    out, many = sys.stdout, len(args.files) > 1 and args.format == "json"
+    ladder_of = args.conn
+    out, many = sys.stdout, len(args.files) > 1 and args.format == "json" and ladder_of is None
     analyses, unreadable = [], 0
     out.write("[" if many else "")
+    if args.format == "csv" and ladder_of is None:
+        out.write(csv_text(["capture", *ROW_FIELDS]))
     for path in args.files:
-        spool = ConnectionSpool(STREAMED[args.format])
+        if ladder_of is None:
+            spool = ConnectionSpool(STREAMED[args.format])
+        else:
+            spool = ConnectionSpool(pickled, as_text=False)
         try:
             params = Parameters(**_analysis_options(args))
             workers = args.jobs if args.jobs > 1 else 0  # 1: all in this process
             a, outcome = stream_analysis(path, spool, params, workers=workers)
+            kept = outcome.first_frames
+            if ladder_of is not None:
+                out.write(_ladder(a, spool, kept, ladder_of))
+            elif args.format == "json":
+                out.write("," if analyses and many else "")
+                write_json(a, out, numbered_json(spool.numbered(kept)))
+                out.write("" if many else "\n")
+            elif args.format == "jsonl":
+                write_jsonl(a, out, numbered_json(spool.numbered(kept)))
+            elif args.format == "csv":
+                capture = csv_text([a.capture.path])[:-1]
+                for new_id, line in spool.numbered(kept):
+                    out.write(f"{capture},{new_id},{line}")
+            else:
+                out.write("\n" if analyses else "")
+                limit = None if args.all else TABLE_LIMIT
+                write_text_from(a, out, partial(spool.numbered, kept), limit=limit)
         except CaptureError as e:
             print(f"teardown: {e}", file=sys.stderr)
             unreadable += 1
-            spool.close()
             continue
-        kept = outcome.first_frames
-        if args.format == "json":
-            out.write("," if analyses and many else "")
-            write_json(a, out, numbered_json(spool.numbered(kept)))
-            out.write("" if many else "\n")
-        elif args.format == "jsonl":
-            write_jsonl(a, out, numbered_json(spool.numbered(kept)))
-        else:
-            out.write("\n" if analyses else "")
-            limit = None if args.all else TABLE_LIMIT
-            write_text_from(a, out, partial(spool.numbered, kept), limit=limit)
-        spool.close()
+        finally:
+            spool.close()
         analyses.append(a)
     out.write("]\n" if many else "")
     if unreadable:
@@ -237,8 +237,18 @@ def _stream(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS if _fails(analyses, args.fail_on) else EXIT_OK
 
 
+def _ladder(a: Analysis, spool: ConnectionSpool, kept, wanted: int) -> str:
+    """Connection ``wanted``'s ladder, from a spool of pickled connections."""
+    if not 1 <= wanted <= len(kept):
+        raise SystemExit(f"teardown: {a.capture.path}: no connection {wanted} (it has {len(kept)})")
+    _, data = next(spool.numbered(kept, start=wanted))
+    conn = pickle.loads(data)
+    conn.id = wanted
+    return ladder(conn)
+
+
 def _cmd_analyze(args: argparse.Namespace) -> int:
-    if args.format in STREAMED and args.conn is None:
+    if args.format in STREAMED or args.conn is not None:
         return _stream(args)
     analyses, unreadable = [], 0
     for path in args.files:
@@ -248,7 +258,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
             print(f"teardown: {e}", file=sys.stderr)
             unreadable += 1
     if analyses:
-        _write_analyses(analyses, args)
+        _write_conn_logs(analyses)
     if unreadable:
         return EXIT_UNREADABLE
     return EXIT_FINDINGS if _fails(analyses, args.fail_on) else EXIT_OK

@@ -109,6 +109,37 @@ def test_streamed_text_equals_the_in_memory_one(name, show_all, monkeypatch):
     assert ("more connections" in expected.getvalue()) is not show_all
 
 
+@pytest.mark.parametrize("workers", [0, 2])
+@pytest.mark.parametrize("name", ["timewait-pileup.pcap", "port-reuse-client-time-wait.pcap"])
+def test_streamed_csv_and_ladders_equal_the_in_memory_ones(name, workers, monkeypatch):
+    import pickle
+
+    from analyzer.output.ladder import ladder
+    from analyzer.output.spool import pickled
+    from analyzer.output.table import connection_row, csv_line, csv_text
+
+    monkeypatch.setattr(engine, "SLICE_SEGMENTS", 64)  # many slices, some to the workers
+    path = str(ROOT / "captures" / name)
+    reference = analyze(path)
+    params = Parameters()
+
+    spool = ConnectionSpool(csv_line)
+    _, outcome = stream_analysis(path, spool, params, workers=workers, chunk_bytes=SMALL_BATCHES)
+    streamed = [f"{i},{line}" for i, line in spool.numbered(outcome.first_frames)]
+    spool.close()
+    assert streamed == [csv_text(list(connection_row(c).values())) for c in reference.connections]
+
+    spool = ConnectionSpool(pickled, as_text=False)
+    _, outcome = stream_analysis(path, spool, params, workers=workers, chunk_bytes=SMALL_BATCHES)
+    wanted = [1, 2, len(reference.connections)]
+    for i in wanted:
+        (new_id, data), *_ = spool.numbered(outcome.first_frames, start=i)
+        conn = pickle.loads(data)
+        conn.id = new_id
+        assert ladder(conn) == ladder(reference.connection(i))
+    spool.close()
+
+
 # A crafted 4-tuple: handshake, a request, a close by the client; then the
 # same 4-tuple again after a silence. Times in seconds from the start.
 CLIENT, SERVER = ("10.9.0.1", 40000), ("10.9.0.2", 80)

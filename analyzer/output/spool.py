@@ -9,6 +9,7 @@ in a ``spill.Spill``.
 
 from __future__ import annotations
 
+import pickle
 from array import array
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -20,17 +21,26 @@ from ..model import Connection
 from ..spill import Spill
 
 
-def _render_all(render_one, connections: list[Connection]) -> tuple[bytes, list[int]]:
-    texts = [render_one(c).encode() for c in connections]
-    return b"".join(texts), [len(t) for t in texts]
+def pickled(c: Connection) -> bytes:
+    """The connection itself, for a spool that gives back objects (``as_text=False``)."""
+    return pickle.dumps(c, pickle.HIGHEST_PROTOCOL)
+
+
+def _render_all(render_one, as_text: bool, connections: list[Connection]):
+    items = [render_one(c) for c in connections]
+    if as_text:
+        items = [t.encode() for t in items]
+    return b"".join(items), [len(t) for t in items]
 
 
 class ConnectionSpool:
-    """``render_one`` turns a connection into text without its id; it must be
-    a module-level function, for worker processes to run it."""
+    """``render_one`` turns a connection into text without its id (or, with
+    ``as_text=False``, into bytes); it must be a module-level function, for
+    worker processes to run it."""
 
-    def __init__(self, render_one: Callable[[Connection], str]) -> None:
-        self.render = partial(_render_all, render_one)
+    def __init__(self, render_one: Callable[[Connection], str | bytes], *, as_text=True) -> None:
+        self.render = partial(_render_all, render_one, as_text)
+        self._as_text = as_text
         self._spill = Spill()
         self._first_frames = array("q")
 
@@ -39,16 +49,16 @@ class ConnectionSpool:
         self._spill.extend(blob, sizes)
         self._first_frames.extend(products.first_frames.tolist())
 
-    def numbered(self, first_frames: np.ndarray) -> Iterator[tuple[int, str]]:
-        """(id, text) of each kept connection, in id order.
+    def numbered(self, first_frames: np.ndarray, start: int = 1) -> Iterator[tuple[int, str]]:
+        """(id, text) of each kept connection from id ``start`` on, in id order.
 
         ``first_frames`` are the kept connections' first frames, ascending
         (``engine.Outcome``): connection ``i + 1`` is the one at ``i``.
         """
         spooled = np.frombuffer(self._first_frames, np.int64)
-        order = np.argsort(spooled)[: len(first_frames)]
-        for new_id, data in enumerate(self._spill.read(order), 1):
-            yield new_id, data.decode()
+        order = np.argsort(spooled)[start - 1 : len(first_frames)]
+        for new_id, data in enumerate(self._spill.read(order), start):
+            yield new_id, data.decode() if self._as_text else data
 
     def close(self) -> None:
         self._spill.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
 from ..model import Connection
@@ -73,3 +75,17 @@ def connection_row(c: Connection) -> dict[str, Any]:
 
 def connection_rows(connections: list[Connection]) -> list[dict[str, Any]]:
     return [connection_row(c) for c in connections]
+
+
+def csv_text(values: list[Any]) -> str:
+    """One CSV record, as ``csv.DictWriter`` writes it."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow(values)
+    return out.getvalue()
+
+
+def csv_line(c: Connection) -> str:
+    """The connection's CSV record without its id (``spool.ConnectionSpool``)."""
+    row = connection_row(c)
+    del row["id"]  # provisional: the connection's first frame
+    return csv_text(list(row.values()))

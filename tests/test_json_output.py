@@ -62,3 +62,16 @@ def test_cli_json_matches_library():
     assert [e["kind"] for e in conn["events"]][-2:] == ["fin_retransmission", "time_wait_ack"]
     assert doc["findings"][0]["kind"] == "fin_retransmission"
     assert doc["findings"][0]["detail"]["cause"] == "lost_final_ack"
+
+
+@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: p.name)
+def test_streamed_connection_text_is_the_encoders(path):
+    # The streaming formats write each connection with connection_json, whose
+    # events are filled into a template: byte for byte what json makes of
+    # connection_dict.
+    from analyzer.output.document import connection_dict, connection_json
+
+    for c in analyze(str(path)).connections:
+        d = connection_dict(c)
+        del d["id"]
+        assert connection_json(c) == json.dumps(d, separators=(",", ":"))

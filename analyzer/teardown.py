@@ -14,7 +14,6 @@ correctly.
 
 from __future__ import annotations
 
-import gc
 from dataclasses import dataclass, field
 
 from .blocks import Blocks
@@ -419,15 +418,7 @@ def reconstruct(
     A connection's id is its first frame here: the final ids (1, 2, ... in
     order of first frame) are given once the whole capture is read (``engine``).
     """
-    # The walk makes many small objects and no reference cycles: the cyclic
-    # garbage collector would only rescan them again and again.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        connections = _walk_all(seg, index, capture_end, time_wait)
-    finally:
-        if collecting:
-            gc.enable()
+    connections = _walk_all(seg, index, capture_end, time_wait)
     connections.sort(key=lambda conn: conn.first_frame)
     for conn in connections:
         conn.id = conn.first_frame

@@ -14,7 +14,6 @@ TIME_WAIT stay as ``teardown.py`` decides them.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 from dataclasses import dataclass, field
 
@@ -246,6 +245,12 @@ class _Conn:
             self.seen = _H_SYN << 16
         else:
             self.history.append("^")
+
+    def release(self) -> None:
+        """Break the endpoints' cycle (each names the other as its peer), so
+        that reference counting frees them: the walk runs without the cyclic
+        garbage collector (``engine.walk_slice``)."""
+        self.orig.peer = self.resp.peer = None
 
     # -- timers ----------------------------------------------------------------
 
@@ -739,14 +744,8 @@ def records(
         return list(zip(*columns))
 
     out: list[ZeekRecord] = []
-    gc_was_enabled = gc.isenabled()
-    gc.disable()  # many small objects, no cycles worth collecting mid-replay
-    try:
-        # A 4-tuple's connections are consecutive in the index's order.
-        _replay(index.tuple_bounds(), Blocks(n, packets), opts, seg.addresses, out)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
+    # A 4-tuple's connections are consecutive in the index's order.
+    _replay(index.tuple_bounds(), Blocks(n, packets), opts, seg.addresses, out)
     frames = seg.frame
     for r in out:
         r.first_frame = int(frames[order[r.positions.start]])
@@ -769,6 +768,7 @@ def _replay(bounds: list[int], packets: Blocks, opts, addresses, out) -> None:
                     ended = "reuse"
                 if ended is not None:
                     out.append(conn.record(addresses, ended, serial, range(first, i)))
+                    conn.release()
                     serial += 1
                     conn = None
             if conn is None:
@@ -777,6 +777,7 @@ def _replay(bounds: list[int], packets: Blocks, opts, addresses, out) -> None:
             conn.packet(src, t, flags, seq, ack, length, window)
         if conn is not None:
             out.append(conn.record(addresses, "end_of_capture", serial, range(first, b)))
+            conn.release()
 
 
 def annotate(

@@ -236,3 +236,26 @@ def test_an_unanswered_syn_is_forgotten_after_two_minutes(tmp_path, gap, connect
         assert [c["packets"]["client"] for c in doc["connections"]] == [
             2 // connections
         ] * connections
+
+
+@pytest.mark.parametrize("name", ["timewait-pileup.pcap", "syn-meets-time-wait.pcap"])
+def test_the_walk_leaves_no_reference_cycles(name):
+    # walk_slice runs without the cyclic garbage collector: anything it left
+    # in a cycle would stay in memory until some later collection.
+    import gc
+
+    from analyzer.capture import read_segments
+
+    seg = read_segments(str(ROOT / "captures" / name)).only(engine.ANALYSED_COLUMNS)
+    gc.collect()
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        for render in (None, ConnectionSpool(connection_json).render):
+            products = engine.walk_slice(seg, 1e10, Parameters(), render)
+            assert products.first_frames.size
+            del products
+            assert gc.collect() == 0
+    finally:
+        if collecting:
+            gc.enable()

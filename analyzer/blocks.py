@@ -24,6 +24,8 @@ class Blocks:
 
     def between(self, lo: int, hi: int) -> Iterator[Any]:
         """The items at positions ``lo`` .. ``hi - 1``, in order."""
+        if not 0 <= lo <= hi <= self.count:
+            raise IndexError(f"positions {lo}..{hi} outside 0..{self.count}")
         pos = lo
         while pos < hi:
             if not self.start <= pos < self.end:

@@ -196,8 +196,7 @@ def _stream(args: argparse.Namespace) -> int:
     out, many = sys.stdout, len(args.files) > 1 and args.format == "json" and ladder_of is None
     analyses, unreadable = [], 0
     out.write("[" if many else "")
-    if args.format == "csv" and ladder_of is None:
-        out.write(csv_text(["capture", *ROW_FIELDS]))
+    header = csv_text(["capture", *ROW_FIELDS]) if args.format == "csv" else ""
     for path in args.files:
         if ladder_of is None:
             spool = ConnectionSpool(STREAMED[args.format])
@@ -217,6 +216,7 @@ def _stream(args: argparse.Namespace) -> int:
             elif args.format == "jsonl":
                 write_jsonl(a, out, numbered_json(spool.numbered(kept)))
             elif args.format == "csv":
+                out.write("" if analyses else header)
                 capture = csv_text([a.capture.path])[:-1]
                 for new_id, line in spool.numbered(kept):
                     out.write(f"{capture},{new_id},{line}")
@@ -240,7 +240,12 @@ def _stream(args: argparse.Namespace) -> int:
 def _ladder(a: Analysis, spool: ConnectionSpool, kept, wanted: int) -> str:
     """Connection ``wanted``'s ladder, from a spool of pickled connections."""
     if not 1 <= wanted <= len(kept):
-        raise SystemExit(f"teardown: {a.capture.path}: no connection {wanted} (it has {len(kept)})")
+        # A usage error: exit status 2, as argparse gives.
+        print(
+            f"teardown: {a.capture.path}: no connection {wanted} (it has {len(kept)})",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
     _, data = next(spool.numbered(kept, start=wanted))
     conn = pickle.loads(data)
     conn.id = wanted

@@ -8,10 +8,11 @@ settles: the capture clock has moved past its last segment by the silence
 limit (``silence_for``: about 2*MSL once the connection closed, two minutes
 before its handshake completes, two hours once established). Then the
 group's connections are found, walked, annotated with Zeek's view and judged
-(``walk_slice``, in worker processes when the sink renders them), and handed
-to a *sink*: ``analysis.analyze`` keeps them, the JSON writer spools them to
-disk. What stays behind per connection is a few
-numbers for the capture-wide findings and for numbering.
+(``walk_slice``; in worker processes when the sink renders them, except a
+huge group), and handed to a *sink*: ``analysis.analyze`` keeps them, the
+streaming outputs spool what they will write of them to disk. What stays
+behind per connection is a few numbers for the capture-wide findings and for
+numbering.
 
 So memory follows the connections open at once (and those closed within
 the last 2*MSL), not the size of the capture. The answers do not depend on
@@ -61,9 +62,9 @@ CLOSED_MARGIN = 10.0
 SETTLE_ROUNDS = 4
 # Segments walked at once: bounds the Python objects alive at any time.
 SLICE_SEGMENTS = 50_000
-# Slices close at the first group boundary past SLICE_SEGMENTS, so one this
-# big is mostly a single group.
-HUGE_SLICE = 4 * SLICE_SEGMENTS
+# Slices close at the first group boundary past SLICE_SEGMENTS, so one over
+# this many times SLICE_SEGMENTS is mostly a single group.
+HUGE_SLICE_FACTOR = 4
 # The columns the analysis reads; the others leave memory as soon as a batch is read.
 ANALYSED_COLUMNS = (
     "frame", "ts_ns", "src", "dst", "sport", "dport", "flags", "seq", "ack", "window",
@@ -75,10 +76,13 @@ WAITING_BATCH_SEGMENTS = 200_000
 
 def silence_for(time_wait: float) -> Silence:
     """How long a 4-tuple must be silent before it starts afresh."""
+    open_s = max(2 * time_wait, MIN_OPEN_SILENCE)
+    closed_s = time_wait + CLOSED_MARGIN
     return Silence(
-        open_ns=int(max(2 * time_wait, MIN_OPEN_SILENCE) * NS),
-        established_ns=int(ESTABLISHED_SILENCE * NS),
-        closed_ns=int((time_wait + CLOSED_MARGIN) * NS),
+        open_ns=int(open_s * NS),
+        # Never shorter than the others, whatever --time-wait says.
+        established_ns=int(max(ESTABLISHED_SILENCE, open_s, closed_s) * NS),
+        closed_ns=int(closed_s * NS),
     )
 
 
@@ -289,11 +293,12 @@ class Engine:
             # One slice of everything (a huge group, a small capture) is not copied.
             part = seg if len(rows) == len(seg) else seg.take(rows)
             # A small capture is done before a pool of processes would start.
-            # Only a huge group (a bulk transfer) makes a slice of HUGE_SLICE:
-            # sent to a worker, it would be in memory three times (here,
-            # pickled, there) while it waits and is walked.
+            # Only a huge group (a bulk transfer) makes a huge slice: sent to a
+            # worker, it would be in memory three times (here, pickled, there)
+            # while it waits and is walked.
             small_capture = self._pool is None and len(seg) <= SLICE_SEGMENTS
-            if not self.workers or small_capture or len(rows) > HUGE_SLICE:
+            huge = len(rows) > HUGE_SLICE_FACTOR * SLICE_SEGMENTS
+            if not self.workers or small_capture or huge:
                 self._absorb(walk_slice(part, *args))
                 continue
             if self._pool is None:

@@ -34,9 +34,10 @@ class Silence:
     by what has passed since its last bare SYN.
 
     ``closed_ns`` once both sides sent a FIN or a RST passed;
-    ``established_ns`` once a segment acknowledged something without SYN (the
-    handshake completed, or the capture began mid-connection);
-    ``open_ns`` before that (SYNs and SYN-ACKs only).
+    ``established_ns`` once both sides sent a segment acknowledging something
+    without SYN (the handshake completed, or the capture began
+    mid-connection, and the capture sees both directions);
+    ``open_ns`` before that (SYNs and SYN-ACKs, or one direction only).
     """
 
     open_ns: int
@@ -48,7 +49,7 @@ class Silence:
         return np.where(
             _closed(bits),
             self.closed_ns,
-            np.where(bits & _ESTABLISHED, self.established_ns, self.open_ns),
+            np.where(_established(bits), self.established_ns, self.open_ns),
         )
 
     @property
@@ -75,8 +76,8 @@ class TupleGroups:
     """Gives each segment its group; tells which groups have settled.
 
     Per group only a few numbers are kept (its endpoints, last clock and
-    its state bits: closed, established), and only the 4-tuples with a group still open are
-    in the lookup dict.
+    state bits), and only the 4-tuples with a group still open are in the
+    lookup dict.
     """
 
     def __init__(self, silence: Silence) -> None:
@@ -88,7 +89,7 @@ class TupleGroups:
         self._lo = np.empty(0, np.int64)
         self._hi = np.empty(0, np.int64)
         # State bits (_FIN_FROM_LO ...) since the last bare SYN.
-        self._closing = np.empty(0, np.int8)
+        self._state = np.empty(0, np.int8)
         self._settled = np.empty(0, bool)
 
     def assign(self, seg: SegmentTable) -> np.ndarray:
@@ -109,8 +110,8 @@ class TupleGroups:
         open_group = np.array([self._open.get(k, -1) for k in keys], np.int64)
         continues = open_group >= 0
         carry = np.zeros(len(firsts), np.int8)
-        carry[continues] = self._closing[open_group[continues]]
-        closing = _Closing(flags, src == lo, np.repeat(firsts, sizes), np.repeat(carry, sizes))
+        carry[continues] = self._state[open_group[continues]]
+        bits = _StateBits(flags, src == lo, np.repeat(firsts, sizes), np.repeat(carry, sizes))
 
         # Each segment's predecessor on its 4-tuple: the one before it in this
         # batch, or the open group's last segment.
@@ -129,7 +130,7 @@ class TupleGroups:
         shortest = min(silence.open_ns, silence.established_ns, silence.closed_ns)
         undecided = has_prev & ~starts_group & (gap > shortest)
         for i in np.flatnonzero(undecided).tolist():
-            if gap[i] > silence.limit(closing.before(i, starts_group)):
+            if gap[i] > silence.limit(bits.before(i, starts_group)):
                 starts_group[i] = True
 
         # New groups are numbered in (4-tuple, frame) order; segments before
@@ -145,14 +146,14 @@ class TupleGroups:
         self._last_clock = _grown(self._last_clock, total, _NEVER)
         self._lo = _grown(self._lo, total, 0)
         self._hi = _grown(self._hi, total, 0)
-        self._closing = _grown(self._closing, total, 0)
+        self._state = _grown(self._state, total, 0)
         self._settled = _grown(self._settled, total, False)
         starts = np.flatnonzero(starts_group)
         self._lo[group[starts]] = lo[starts]
         self._hi[group[starts]] = hi[starts]
         run_end = np.append(group[1:] != group[:-1], True)  # a group's last segment here
         self._last_clock[group[run_end]] = clk[run_end]
-        self._closing[group[run_end]] = closing.after(np.flatnonzero(run_end), starts_group)
+        self._state[group[run_end]] = bits.after(np.flatnonzero(run_end), starts_group)
         lasts = np.append(firsts[1:], n) - 1
         self._open.update(zip(keys, group[lasts].tolist()))
         self.count = total
@@ -168,7 +169,7 @@ class TupleGroups:
             return np.empty(0, np.int64)
         live = ~self._settled[: self.count]
         if not everything:
-            limit = self.silence.limit(self._closing[: self.count])
+            limit = self.silence.limit(self._state[: self.count])
             live &= self._last_clock[: self.count] < self.clock - limit
         due = np.flatnonzero(live)
         self._settled[due] = True
@@ -193,7 +194,7 @@ class TupleGroups:
         self._last_clock = self._last_clock[: self.count][live]
         self._lo = self._lo[: self.count][live]
         self._hi = self._hi[: self.count][live]
-        self._closing = self._closing[: self.count][live]
+        self._state = self._state[: self.count][live]
         self._settled = np.zeros(kept, bool)
         self._open = {k: int(new_id[g]) for k, g in self._open.items()}
         self.count = kept
@@ -204,7 +205,8 @@ class TupleGroups:
 
 
 # What has happened to a group since its last bare SYN, as bits.
-_FIN_FROM_LO, _FIN_FROM_HI, _RESET, _ESTABLISHED = 1, 2, 4, 8
+_FIN_FROM_LO, _FIN_FROM_HI, _RESET, _ACK_FROM_LO, _ACK_FROM_HI = 1, 2, 4, 8, 16
+_BITS = (_FIN_FROM_LO, _FIN_FROM_HI, _RESET, _ACK_FROM_LO, _ACK_FROM_HI)
 
 
 def _closed(bits):
@@ -212,13 +214,19 @@ def _closed(bits):
     return ((bits & 3) == 3) | ((bits & _RESET) != 0)
 
 
-class _Closing:
+def _established(bits):
+    """Both sides acknowledged something without SYN (works on arrays too)."""
+    both = _ACK_FROM_LO | _ACK_FROM_HI
+    return (bits & both) == both
+
+
+class _StateBits:
     """The state bits of a batch's segments (sorted by 4-tuple), over any range."""
 
     def __init__(self, flags, from_lo, run_first, carry) -> None:
         fin, rst = (flags & FIN) != 0, (flags & RST) != 0
-        established = (flags & (SYN | ACK | RST)) == ACK
-        kinds = (fin & from_lo, fin & ~from_lo, rst, established)
+        acked = (flags & (SYN | ACK | RST)) == ACK
+        kinds = (fin & from_lo, fin & ~from_lo, rst, acked & from_lo, acked & ~from_lo)
         self.counts = [np.concatenate([[0], np.cumsum(kind)]) for kind in kinds]
         self.bare_syn = (flags & (SYN | ACK | RST)) == SYN
         self.run_first, self.carry = run_first, carry
@@ -226,11 +234,11 @@ class _Closing:
     def _between(self, a, b):
         """Bits over the segments [a, b)."""
         bits = np.zeros(np.shape(a), np.int8)
-        for bit, count in zip((_FIN_FROM_LO, _FIN_FROM_HI, _RESET, _ESTABLISHED), self.counts):
+        for bit, count in zip(_BITS, self.counts):
             bits |= np.where(count[b] > count[a], bit, 0).astype(np.int8)
         return bits
 
-    def _state(self, restart, end, seg):
+    def _since(self, restart, end, seg):
         """Bits over [restart, end) in the 4-tuple of segment ``seg``; from the
         4-tuple's first segment here, and what it carried in, without a restart
         (a bare SYN or a new group)."""
@@ -244,10 +252,10 @@ class _Closing:
         first = self.run_first[i]  # only this 4-tuple's segments: no pass over the batch
         restarts = np.flatnonzero(starts_group[first:i] | self.bare_syn[first:i])
         restart = first + restarts[-1] if len(restarts) else -1
-        return int(self._state(np.array(restart), np.array(i), i))
+        return int(self._since(np.array(restart), np.array(i), i))
 
     def after(self, last: np.ndarray, starts_group: np.ndarray) -> np.ndarray:
         """The bits after each segment in ``last``."""
         restarts = starts_group | self.bare_syn
         latest = np.maximum.accumulate(np.where(restarts, np.arange(len(restarts)), -1))
-        return self._state(latest[last], last + 1, last)
+        return self._since(latest[last], last + 1, last)

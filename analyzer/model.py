@@ -1,6 +1,7 @@
 """Result types: what the analysis says about each connection.
 
-Plain dataclasses, so they print, compare and serialise without ceremony.
+Plain dataclasses (and a named tuple for endpoints), so they print, compare
+and serialise without ceremony.
 Times are epoch seconds (float); sequence numbers are raw 32-bit values.
 """
 

@@ -455,6 +455,8 @@ def main(argv: list[str] | None = None) -> int:
         help="interpreter for the children",
     )
     args = ap.parse_args(argv)
+    if args.bulk and not args.memory_scaling:
+        ap.error("--bulk goes with --memory-scaling")
     if not Path(args.python).exists():
         args.python = sys.executable
     sys.stdout.reconfigure(line_buffering=True)  # progress shows when piped

@@ -35,7 +35,17 @@ def test_ladder_shows_states_and_frames():
 
 def test_unknown_connection_is_a_usage_error():
     run = teardown("analyze", str(CAPTURES / "refused.pcap"), "--conn", "7")
-    assert run.returncode != 0 and b"no connection 7" in run.stderr
+    assert run.returncode == 2 and b"no connection 7" in run.stderr
+    assert run.stderr.decode().count("\n") == 1
+
+
+def test_csv_of_unreadable_captures_is_empty():
+    bad = ROOT / "tests/data/formats/broken/not-a-capture.pcap"
+    run = teardown("analyze", str(bad), "--format", "csv")
+    assert run.returncode == 2 and run.stdout == b""
+    run = teardown("analyze", str(bad), str(CAPTURES / "refused.pcap"), "--format", "csv")
+    lines = run.stdout.decode().splitlines()
+    assert run.returncode == 2 and lines[0].startswith("capture,id,") and len(lines) == 2
 
 
 def test_jsonl_and_csv_have_every_connection():

@@ -223,6 +223,18 @@ def test_an_established_connection_may_idle_for_two_hours(tmp_path, gap, connect
 
 
 @pytest.mark.parametrize(("gap", "connections"), [(100.0, 1), (130.0, 2)])
+def test_a_one_way_capture_is_not_established(tmp_path, gap, connections):
+    # Only the client's segments (asymmetric routing): nothing shows the
+    # connection is alive, so the short limit applies and memory stays bounded.
+    path = tmp_path / "one-way.pcap"
+    client_only = [p for p in _packets(1000.0, 100, close=False) if p[IP].src == CLIENT[0]]
+    wrpcap(str(path), [*client_only, _data(1000.0 + gap, 104, 9001)])
+    for chunk in (SMALL_BATCHES, WHOLE_FILE):
+        doc = json.loads(document(path, chunk))
+        assert len(doc["connections"]) == connections
+
+
+@pytest.mark.parametrize(("gap", "connections"), [(100.0, 1), (130.0, 2)])
 def test_an_unanswered_syn_is_forgotten_after_two_minutes(tmp_path, gap, connections):
     # The same SYN again: a retransmission within the limit, afresh after it.
     path = tmp_path / "syn.pcap"

@@ -85,9 +85,8 @@ def _fields(c: Connection) -> dict[str, Any]:
         "active_closer": _side(c.active_closer),
         "rst_sender": _side(c.rst_sender),
         "half_close": c.half_close,
-        # Vocabulary words are str enums: json writes them as their values.
-        "fin_retransmissions": dict(c.fin_retransmissions),
-        "end_states": dict(c.end_states),
+        "fin_retransmissions": {s.value: n for s, n in c.fin_retransmissions.items()},
+        "end_states": {s.value: state.value for s, state in c.end_states.items()},
         "time_wait": {
             "side": _side(tw.side) if tw else None,
             "start": tw.start if tw else None,
@@ -95,8 +94,8 @@ def _fields(c: Connection) -> dict[str, Any]:
             "ended_by": tw.ended_by.value if tw and tw.ended_by else None,
             "start_estimated": tw.start_estimated if tw else False,
         },
-        "packets": dict(c.packets),
-        "payload_bytes": dict(c.payload_bytes),
+        "packets": {s.value: n for s, n in c.packets.items()},
+        "payload_bytes": {s.value: n for s, n in c.payload_bytes.items()},
     }
 
 

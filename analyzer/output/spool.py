@@ -2,9 +2,9 @@
 
 Connections settle out of order (``analyzer.engine``) and learn their ids, the
 rank of their first frame, only when the whole capture is read. Meanwhile each
-waits on disk as the text its output format renders for it (JSON, a table
-row); ``numbered`` reads them back in id order and gives each its id. They wait
-in a ``spill.Spill``.
+waits on disk as what its output renders for it (JSON, a table row, a CSV
+record, or the pickled connection for ``--conn``); ``numbered`` reads them
+back in id order and gives each its id. They wait in a ``spill.Spill``.
 """
 
 from __future__ import annotations
@@ -49,8 +49,11 @@ class ConnectionSpool:
         self._spill.extend(blob, sizes)
         self._first_frames.extend(products.first_frames.tolist())
 
-    def numbered(self, first_frames: np.ndarray, start: int = 1) -> Iterator[tuple[int, str]]:
-        """(id, text) of each kept connection from id ``start`` on, in id order.
+    def numbered(
+        self, first_frames: np.ndarray, start: int = 1
+    ) -> Iterator[tuple[int, str | bytes]]:
+        """(id, text) of each kept connection from id ``start`` on, in id order
+        (bytes, not text, for a spool made with ``as_text=False``).
 
         ``first_frames`` are the kept connections' first frames, ascending
         (``engine.Outcome``): connection ``i + 1`` is the one at ``i``.

@@ -86,6 +86,5 @@ def csv_text(values: list[Any]) -> str:
 
 def csv_line(c: Connection) -> str:
     """The connection's CSV record without its id (``spool.ConnectionSpool``)."""
-    row = connection_row(c)
-    del row["id"]  # provisional: the connection's first frame
-    return csv_text(list(row.values()))
+    row = connection_row(c)  # its id is provisional: the connection's first frame
+    return csv_text([row[name] for name in ROW_FIELDS[1:]])

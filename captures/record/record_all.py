@@ -778,11 +778,13 @@ def close_wait_long() -> None:
 def idle_and_late_reuse() -> None:
     """The silence rule on a real kernel (docs/verdicts.md, "Connections").
 
-    An open connection exchanges once, idles 130 s (longer than the 120 s an
-    open 4-tuple may be silent), exchanges again and the client closes. 75 s
-    after that close (longer than TIME_WAIT's 60 s plus the 10 s margin; ss
-    shows the client's TIME_WAIT gone) the client binds the same port again
-    and opens a new connection on the same 4-tuple, which it closes too."""
+    A connection exchanges once, idles 130 s (longer than the 120 s a 4-tuple
+    may be silent before its handshake completes, far shorter than the 7,875 s
+    once established: it stays one connection), exchanges again and the client
+    closes. 75 s after that close (longer than TIME_WAIT's 60 s plus the 10 s
+    margin; ss shows the client's TIME_WAIT gone) the client binds the same
+    port again and opens a new connection on the same 4-tuple, which starts
+    afresh."""
     with Lab() as lb, lb.capture(OUT / "idle-and-late-reuse.pcap"):
         srv, cli, conn = connect(27, reuse=True)
         exchange(cli, conn)

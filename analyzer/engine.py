@@ -59,7 +59,7 @@ ESTABLISHED_SILENCE = 7200.0 + 9 * 75.0
 CLOSED_MARGIN = 10.0
 # Settled groups are taken out this many times per closed silence: each time
 # costs a pass over the waiting segments.
-SETTLE_ROUNDS = 4
+SETTLE_ROUNDS = 8
 # Segments walked at once: bounds the Python objects alive at any time.
 SLICE_SEGMENTS = 50_000
 # Slices close at the first group boundary past SLICE_SEGMENTS, so one over
@@ -255,6 +255,7 @@ class Engine:
         finally:
             if self._pool is not None:
                 self._pool.shutdown(cancel_futures=True)
+            self.ledger.close()
 
     def _run(self, path: str, chunk_bytes: int) -> Outcome:
         reader = CaptureReader(path, chunk_bytes)

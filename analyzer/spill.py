@@ -48,3 +48,24 @@ class Spill:
 
     def close(self) -> None:
         self._file.close()
+
+
+class RecordFile:
+    """Rows of one numpy record type, appended in batches on a temporary file
+    and read back all at once (what is needed only at the end of a capture)."""
+
+    def __init__(self, dtype: np.dtype) -> None:
+        self.dtype = np.dtype(dtype)
+        self._file = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as self)
+
+    def append(self, rows: list[tuple]) -> None:
+        self._file.write(np.array(rows, self.dtype).tobytes())
+
+    def load(self) -> np.ndarray:
+        self._file.seek(0)
+        data = np.frombuffer(self._file.read(), self.dtype)
+        self._file.seek(0, 2)  # later appends go on at the end
+        return data
+
+    def close(self) -> None:
+        self._file.close()

@@ -10,13 +10,13 @@ for that destination until it ends.
 
 from __future__ import annotations
 
-from array import array
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from .model import Connection, Endpoint
+from .spill import RecordFile
 from .vocabulary import Side
 
 # A steady rate needs enough connections over enough time; a burst of a few
@@ -131,7 +131,13 @@ def time_wait_rows(connections: list[Connection]) -> list[tuple]:
 
 
 # Where a connection went: client and server address codes, server port.
-_DEST_COLUMNS = (("client", "i"), ("server", "i"), ("port", "H"))
+_DESTINATION = [("client", "<i4"), ("server", "<i4"), ("port", "<u2")]
+# New connections (a client SYN was seen): connection, destination, time.
+_SYN_ROW = np.dtype([("conn", "<i8"), *_DESTINATION, ("time", "<f8")])
+# TIME_WAIT holders: connection, destination, held by the client, start, end.
+_HELD_ROW = np.dtype(
+    [("conn", "<i8"), *_DESTINATION, ("by_client", "i1"), ("start", "<f8"), ("end", "<f8")]
+)
 
 
 class TimeWaitLedger:
@@ -142,46 +148,42 @@ class TimeWaitLedger:
     frame, so that ``summary`` can take them in capture order and leave out
     those beyond a connection limit. Addresses are kept as small codes: a
     capture of millions of connections has hundreds of thousands of
-    client/server pairs, and numbers are far smaller than strings.
+    client/server pairs, and numbers are far smaller than strings. The rows
+    wait on temporary files (about 60 bytes per connection): they are read
+    only for the summary, once the capture's segments have left memory.
     """
 
     def __init__(self) -> None:
         self._ips: dict[str, int] = {}
-        # New connections (a client SYN was seen): connection, client, server, port, time.
-        self._syn = {k: array(t) for k, t in (("conn", "q"), *_DEST_COLUMNS)}
-        self._syn_time = array("d")
-        # TIME_WAIT holders: connection, client, server, port, held by the client, start, end.
-        self._tw = {k: array(t) for k, t in (("conn", "q"), *_DEST_COLUMNS, ("by_client", "b"))}
-        self._tw_start, self._tw_end = array("d"), array("d")
+        self._syn = RecordFile(_SYN_ROW)
+        self._held = RecordFile(_HELD_ROW)
 
     def _ip(self, ip: str) -> int:
         return self._ips.setdefault(ip, len(self._ips))
 
     def add(self, rows: list[tuple]) -> None:
         """Rows from ``time_wait_rows`` (made here or in another process)."""
+        syns, held = [], []
         for conn, client, server, port, syn_time, holders in rows:
             dest = (conn, self._ip(client), self._ip(server), port)
             if syn_time is not None:
-                for column, value in zip(self._syn.values(), dest):
-                    column.append(value)
-                self._syn_time.append(syn_time)
-            for by_client, start, end in holders:
-                for column, value in zip(self._tw.values(), (*dest, by_client)):
-                    column.append(value)
-                self._tw_start.append(start)
-                self._tw_end.append(end)
+                syns.append((*dest, syn_time))
+            held.extend((*dest, by_client, start, end) for by_client, start, end in holders)
+        self._syn.append(syns)
+        self._held.append(held)
+
+    def close(self) -> None:
+        self._syn.close()
+        self._held.close()
 
     def summary(self, time_wait: float, last_connection: int | None = None) -> TimeWaitSummary:
         """Hosts and destinations; only connections up to ``last_connection`` if given."""
-        syn = {k: np.frombuffer(v, v.typecode) for k, v in self._syn.items()}
-        tw = {k: np.frombuffer(v, v.typecode) for k, v in self._tw.items()}
+        syn = self._syn.load()
+        tw = self._held.load()
         syns = _in_capture_order(syn["conn"], last_connection)
         held = _in_capture_order(tw["conn"], last_connection)
-        syn = {k: v[syns] for k, v in syn.items()}
-        syn_time = np.frombuffer(self._syn_time, np.float64)[syns]
-        tw = {k: v[held] for k, v in tw.items()}
-        tw_start = np.frombuffer(self._tw_start, np.float64)[held]
-        tw_end = np.frombuffer(self._tw_end, np.float64)[held]
+        syn, tw = syn[syns], tw[held]
+        syn_time, tw_start, tw_end = syn["time"], tw["start"], tw["end"]
         by_client = tw["by_client"].astype(bool)
 
         ips = list(self._ips)
@@ -195,8 +197,8 @@ class TimeWaitLedger:
         # Destinations (client, server, port) numbered over both tables at once.
         names, dest = np.unique(
             np.concatenate(
-                [np.stack([syn[k].astype(np.int64) for k, _ in _DEST_COLUMNS], axis=1),
-                 np.stack([tw[k].astype(np.int64) for k, _ in _DEST_COLUMNS], axis=1)]
+                [np.stack([syn[k].astype(np.int64) for k, _ in _DESTINATION], axis=1),
+                 np.stack([tw[k].astype(np.int64) for k, _ in _DESTINATION], axis=1)]
             ).reshape(-1, 3),
             axis=0,
             return_inverse=True,

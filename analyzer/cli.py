@@ -9,13 +9,13 @@ or unreadable input (one line on stderr naming the file and byte offset); for
 from __future__ import annotations
 
 import argparse
-import ctypes
 import os
 import pickle
 import sys
 from collections.abc import Sequence
 from functools import partial
 
+from .allocator import fix_mmap_threshold
 from .analysis import Analysis, analyze, stream_analysis
 from .capture import CaptureError, read_capture
 from .output import segments as segment_output
@@ -158,24 +158,6 @@ def _fails(analyses: list[Analysis], threshold: str | None) -> bool:
     return any(SEVERITY_RANK[f.severity] >= rank for a in analyses for f in a.findings)
 
 
-# glibc serves blocks below its mmap threshold from the heap, and raises the
-# threshold (up to 32 MB) each time a bigger block is freed. The streaming
-# engine frees numpy columns of every size all the time, so its heap fragments
-# and peak memory creeps up over a long capture (by a third on 5M packets).
-# A fixed threshold gives each column over 256 KB its own mapping, returned to
-# the system when freed.
-M_MMAP_THRESHOLD = -3
-MMAP_THRESHOLD_BYTES = 256 * 1024
-
-
-def _return_freed_columns_to_the_system() -> None:
-    try:
-        libc = ctypes.CDLL(None)
-        libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
-    except (OSError, AttributeError):
-        pass  # not glibc: its allocator has its own policy
-
-
 # Each worker holds the objects of the slice it walks (100-150 MB): on a
 # many-core host the default stays within memory; --jobs asks for more.
 MAX_DEFAULT_JOBS = 4
@@ -191,7 +173,7 @@ STREAMED = {
 
 def _stream(args: argparse.Namespace) -> int:
     """json, jsonl, text, csv and --conn: each capture streamed, no connection held in memory."""
-    _return_freed_columns_to_the_system()
+    fix_mmap_threshold()
     ladder_of = args.conn
     out, many = sys.stdout, len(args.files) > 1 and args.format == "json" and ladder_of is None
     analyses, unreadable = [], 0

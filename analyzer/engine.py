@@ -35,6 +35,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from . import zeek
+from .allocator import return_free_memory
 from .capture import CaptureInfo, CaptureReader
 from .capture.reader import CHUNK_BYTES
 from .connections import index_connections
@@ -129,6 +130,7 @@ def _without_cyclic_gc():
 
 def walk_slice(seg: SegmentTable, capture_end: float, params: Parameters, render) -> SliceProducts:
     """Connections, teardown, Zeek's view and findings for whole groups of segments."""
+    return_free_memory()
     with _without_cyclic_gc():
         return _walk_slice(seg, capture_end, params, render)
 

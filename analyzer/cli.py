@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from functools import partial
 
 from .allocator import fix_mmap_threshold
-from .analysis import Analysis, analyze, stream_analysis
+from .analysis import Analysis, stream_analysis
 from .capture import CaptureError, read_capture
 from .output import segments as segment_output
 from .output.document import connection_json, numbered_json, write_json, write_jsonl
@@ -24,7 +24,7 @@ from .output.ladder import ladder
 from .output.spool import ConnectionSpool, pickled
 from .output.table import ROW_FIELDS, csv_line, csv_text
 from .output.text import TABLE_LIMIT, table_line, write_text_from
-from .output.zeek import write_conn_log
+from .output.zeek import ConnLogSpool, write_conn_log_from
 from .parameters import DEFAULT_MAX_CONNECTIONS, LINUX_PORT_RANGE, LINUX_TIME_WAIT, Parameters
 from .vocabulary import SEVERITY_RANK, Severity
 
@@ -147,10 +147,6 @@ def add_analysis_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _write_conn_logs(analyses: list[Analysis]) -> None:
-    write_conn_log([r for a in analyses for r in a.zeek_records], sys.stdout)
-
-
 def _fails(analyses: list[Analysis], threshold: str | None) -> bool:
     if threshold is None:
         return False
@@ -162,7 +158,8 @@ def _fails(analyses: list[Analysis], threshold: str | None) -> bool:
 # many-core host the default stays within memory; --jobs asks for more.
 MAX_DEFAULT_JOBS = 4
 
-# What the streaming formats keep of each connection until ids are known.
+# What the streaming formats keep of each connection until ids are known
+# (zeek: of each conn.log record, ``ConnLogSpool``).
 STREAMED = {
     "json": connection_json,
     "jsonl": connection_json,
@@ -171,19 +168,22 @@ STREAMED = {
 }
 
 
-def _stream(args: argparse.Namespace) -> int:
-    """json, jsonl, text, csv and --conn: each capture streamed, no connection held in memory."""
+def _cmd_analyze(args: argparse.Namespace) -> int:
+    """Each capture streamed: no connection is held in memory, whatever the output."""
     fix_mmap_threshold()
     ladder_of = args.conn
     out, many = sys.stdout, len(args.files) > 1 and args.format == "json" and ladder_of is None
     analyses, unreadable = [], 0
     out.write("[" if many else "")
     header = csv_text(["capture", *ROW_FIELDS]) if args.format == "csv" else ""
+    conn_logs = []  # (ConnLogSpool, the positions to write): written once all are read
     for path in args.files:
-        if ladder_of is None:
-            spool = ConnectionSpool(STREAMED[args.format])
-        else:
+        if ladder_of is not None:
             spool = ConnectionSpool(pickled, as_text=False)
+        elif args.format == "zeek":
+            spool = ConnLogSpool()
+        else:
+            spool = ConnectionSpool(STREAMED[args.format])
         try:
             params = Parameters(**_analysis_options(args))
             workers = args.jobs if args.jobs > 1 else 0  # 1: all in this process
@@ -191,6 +191,9 @@ def _stream(args: argparse.Namespace) -> int:
             kept = outcome.first_frames
             if ladder_of is not None:
                 out.write(_ladder(a, spool, kept, ladder_of))
+            elif args.format == "zeek":
+                conn_logs.append((spool, spool.kept(kept)))
+                spool = None  # closed once the conn.log is written
             elif args.format == "json":
                 out.write("," if analyses and many else "")
                 write_json(a, out, numbered_json(spool.numbered(kept)))
@@ -211,9 +214,14 @@ def _stream(args: argparse.Namespace) -> int:
             unreadable += 1
             continue
         finally:
-            spool.close()
+            if spool is not None:
+                spool.close()
         analyses.append(a)
     out.write("]\n" if many else "")
+    if conn_logs:
+        write_conn_log_from(conn_logs, out)
+        for spool, _ in conn_logs:
+            spool.close()
     if unreadable:
         return EXIT_UNREADABLE
     return EXIT_FINDINGS if _fails(analyses, args.fail_on) else EXIT_OK
@@ -232,23 +240,6 @@ def _ladder(a: Analysis, spool: ConnectionSpool, kept, wanted: int) -> str:
     conn = pickle.loads(data)
     conn.id = wanted
     return ladder(conn)
-
-
-def _cmd_analyze(args: argparse.Namespace) -> int:
-    if args.format in STREAMED or args.conn is not None:
-        return _stream(args)
-    analyses, unreadable = [], 0
-    for path in args.files:
-        try:
-            analyses.append(analyze(path, **_analysis_options(args)))
-        except CaptureError as e:
-            print(f"teardown: {e}", file=sys.stderr)
-            unreadable += 1
-    if analyses:
-        _write_conn_logs(analyses)
-    if unreadable:
-        return EXIT_UNREADABLE
-    return EXIT_FINDINGS if _fails(analyses, args.fail_on) else EXIT_OK
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

@@ -107,8 +107,9 @@ class SliceProducts:
 
 class ConnectionSink(Protocol):
     # None: the sink keeps Connection objects (so slices are walked in this
-    # process); else a picklable function rendering a slice's connections.
-    render: Callable[[list[Connection]], Any] | None
+    # process); else a picklable function rendering a slice's connections and
+    # conn.log records.
+    render: Callable[[list[Connection], list[zeek.ZeekRecord]], Any] | None
 
     def add(self, products: SliceProducts) -> None:
         """One slice of settled connections."""
@@ -153,7 +154,7 @@ def _walk_slice(seg: SegmentTable, capture_end: float, params: Parameters, rende
     if render is None:
         products.connections, products.records = connections, records
     else:
-        products.documents = render(connections)
+        products.documents = render(connections, records)
     return products
 
 

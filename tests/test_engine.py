@@ -140,6 +140,32 @@ def test_streamed_csv_and_ladders_equal_the_in_memory_ones(name, workers, monkey
     spool.close()
 
 
+@pytest.mark.parametrize("workers", [0, 2])
+def test_streamed_conn_log_equals_the_in_memory_one(workers, monkeypatch):
+    from analyzer.output.zeek import ConnLogSpool, write_conn_log, write_conn_log_from
+
+    monkeypatch.setattr(engine, "SLICE_SEGMENTS", 64)  # many slices, some to the workers
+    paths = [
+        str(ROOT / "captures" / name)
+        for name in ("timewait-pileup.pcap", "port-reuse-client-time-wait.pcap", "lost-fin.pcap")
+    ]
+    for limit in (100, 1_000_000):  # the connection limit leaves records out too
+        params = Parameters(max_connections=limit)
+        expected, streamed = io.StringIO(), io.StringIO()
+        write_conn_log(
+            [r for p in paths for r in analyze(p, max_connections=limit).zeek_records], expected
+        )
+        spools = []
+        for p in paths:
+            spool = ConnLogSpool()
+            _, outcome = stream_analysis(p, spool, params, workers=workers, chunk_bytes=4096)
+            spools.append((spool, spool.kept(outcome.first_frames)))
+        write_conn_log_from(spools, streamed)
+        for spool, _ in spools:
+            spool.close()
+        assert streamed.getvalue() == expected.getvalue()
+
+
 # A crafted 4-tuple: handshake, a request, a close by the client; then the
 # same 4-tuple again after a silence. Times in seconds from the start.
 CLIENT, SERVER = ("10.9.0.1", 40000), ("10.9.0.2", 80)

@@ -26,7 +26,7 @@ def pickled(c: Connection) -> bytes:
     return pickle.dumps(c, pickle.HIGHEST_PROTOCOL)
 
 
-def _render_all(render_one, as_text: bool, connections: list[Connection]):
+def _render_all(render_one, as_text: bool, connections: list[Connection], _records):
     items = [render_one(c) for c in connections]
     if as_text:
         items = [t.encode() for t in items]

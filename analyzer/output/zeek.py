@@ -10,9 +10,15 @@ byte counts are not computed (``-``).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from array import array
+from collections.abc import Iterable, Iterator
 from typing import TextIO
 
+import numpy as np
+
+from ..engine import SliceProducts
+from ..model import Connection
+from ..spill import Spill
 from ..zeek import ZeekRecord
 
 FIELDS = (
@@ -78,13 +84,89 @@ def row(r: ZeekRecord) -> list[str]:
     return [values.get(name, "-") for name, _ in FIELDS]
 
 
+def line(r: ZeekRecord) -> str:
+    return "\t".join(row(r)) + "\n"
+
+
 def write_conn_log(records: Iterable[ZeekRecord], out: TextIO) -> None:
     """One conn.log: header, a row per record in order of first packet, #close."""
     records = sorted(records, key=lambda r: r.ts)
     opened = records[0].ts if records else 0.0
     closed = max((r.ts + r.duration for r in records), default=opened)
-    for line in header(opened):
-        out.write(line + "\n")
-    for r in records:
-        out.write("\t".join(row(r)) + "\n")
+    _write(out, opened, closed, (line(r) for r in records))
+
+
+def _write(out: TextIO, opened: float, closed: float, lines: Iterable[str]) -> None:
+    for text in header(opened):
+        out.write(text + "\n")
+    for text in lines:
+        out.write(text)
     out.write(f"#close\t{_stamp(closed)}\n")
+
+
+def _render_lines(_connections: list[Connection], records: list[ZeekRecord]):
+    texts = [line(r).encode() for r in records]
+    keys = np.array([(r.ts, r.first_frame, r.ts + r.duration) for r in records], float)
+    return b"".join(texts), [len(t) for t in texts], keys.reshape(-1, 3)
+
+
+class ConnLogSpool:
+    """A sink that spools a capture's conn.log lines to a temporary file as
+    slices settle (``analyzer.engine``), with what orders them."""
+
+    render = staticmethod(_render_lines)
+
+    def __init__(self) -> None:
+        self._spill = Spill()
+        self._ts, self._first_frame, self._end = array("d"), array("q"), array("d")
+
+    def add(self, products: SliceProducts) -> None:
+        blob, sizes, keys = products.documents
+        self._spill.extend(blob, sizes)
+        self._ts.extend(keys[:, 0].tolist())
+        self._first_frame.extend(keys[:, 1].astype(np.int64).tolist())
+        self._end.extend(keys[:, 2].tolist())
+
+    def kept(self, first_frames: np.ndarray) -> np.ndarray:
+        """Positions of the lines to write: records of connections left out by
+        the connection limit are left out too (``first_frames``: those kept)."""
+        last = int(first_frames[-1]) if len(first_frames) else -1
+        return np.flatnonzero(np.frombuffer(self._first_frame, np.int64) <= last)
+
+    def columns(self, kept: np.ndarray) -> dict[str, np.ndarray]:
+        """Start time, end time and first frame of the lines at ``kept``."""
+        return {
+            "ts": np.frombuffer(self._ts, np.float64)[kept],
+            "end": np.frombuffer(self._end, np.float64)[kept],
+            "first_frame": np.frombuffer(self._first_frame, np.int64)[kept],
+        }
+
+    def read(self, positions: np.ndarray) -> Iterator[str]:
+        return (data.decode() for data in self._spill.read(positions))
+
+    def close(self) -> None:
+        self._spill.close()
+
+
+def write_conn_log_from(spools: list[tuple[ConnLogSpool, np.ndarray]], out: TextIO) -> None:
+    """``write_conn_log`` of several captures' spooled lines, each with the
+    positions to write (``ConnLogSpool.kept``), read back from disk in the
+    same order: by start time, then capture, then first frame."""
+    parts = []
+    for i, (spool, kept) in enumerate(spools):
+        part = spool.columns(kept)
+        part["capture"] = np.full(len(kept), i, np.int64)
+        part["position"] = kept.astype(np.int64)
+        parts.append(part)
+    c = {k: np.concatenate([np.empty(0), *(p[k] for p in parts)]) for k in parts[0]}
+    capture = c["capture"].astype(np.int64)
+    order = np.lexsort((c["first_frame"], capture, c["ts"]))
+    opened = float(c["ts"][order[0]]) if len(order) else 0.0
+    closed = float(c["end"].max()) if len(order) else opened
+    # Each spool is read in the order its own lines take in the merged order.
+    readers = [
+        spool.read(c["position"][order[capture[order] == i]].astype(np.int64))
+        for i, (spool, _) in enumerate(spools)
+    ]
+    lines = (next(readers[i]) for i in capture[order].tolist())
+    _write(out, opened, closed, lines)

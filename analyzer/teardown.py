@@ -14,6 +14,7 @@ correctly.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from .blocks import Blocks
@@ -93,6 +94,7 @@ class _Walk:
         else:
             self.client, self.server = _Side(State.ESTABLISHED), _Side(State.ESTABLISHED)
         self.time_wait = time_wait
+        self.tw_due = math.inf  # when the earliest TIME_WAIT held may end
         self.events: list[Event] = []
         self.fin_resends: list[FinResend] = []
         self.resets: list[Reset] = []
@@ -106,22 +108,31 @@ class _Walk:
         self.duplicate_frames: list[int] = []
         self.missed_frames: list[int] = []  # ACKs for bytes the capture never saw
 
-    def sides(self, from_server: bool) -> tuple[_Side, _Side, Side]:
-        if from_server:
-            return self.server, self.client, Side.SERVER
-        return self.client, self.server, Side.CLIENT
+    def enter_time_wait(self, side: _Side, now: float, estimated: bool) -> None:
+        side.tw_start, side.tw_estimated = now, estimated
+        self.tw_due = min(self.tw_due, now + self.time_wait)
 
     def expire_time_wait(self, now: float) -> None:
+        due = math.inf
         for side in (self.client, self.server):
-            if side.state is State.TIME_WAIT and now >= side.tw_start + self.time_wait:
+            if side.state is not State.TIME_WAIT:
+                continue
+            if now >= side.tw_start + self.time_wait:
                 side.state = step(side.state, E.TIMEOUT)
                 side.tw_ended_by = TimeWaitEnd.TIMEOUT
                 side.tw_end = side.tw_start + self.time_wait
+            else:
+                due = min(due, side.tw_start + self.time_wait)
+        self.tw_due = due
 
     def segment(self, row: tuple, from_server: bool) -> None:
         now = row[TS_NS] / NS
-        self.expire_time_wait(now)
-        s, r, who = self.sides(from_server)
+        if now >= self.tw_due:  # the earliest a TIME_WAIT can end (inf: none held)
+            self.expire_time_wait(now)
+        if from_server:
+            s, r, who = self.server, self.client, Side.SERVER
+        else:
+            s, r, who = self.client, self.server, Side.CLIENT
         flags, seq, ack, length = row[FLAGS], row[SEQ], row[ACK_NO], row[PAYLOAD_LEN]
         copy = (row[IP_ID], seq, ack, flags, length)
         if row[IP_ID] >= 0 and copy == s.last_copy and now - s.last_time <= DUPLICATE_WINDOW:
@@ -259,7 +270,7 @@ class _Walk:
             r.facts.fin_ack_time = now
         r.state = step(r.state, E.FIN_ACKED)
         if r.state is State.TIME_WAIT:
-            r.tw_start, r.tw_estimated = now, False
+            self.enter_time_wait(r, now, estimated=False)
         if s.fin_acked:
             kinds.add(EventKind.FINAL_ACK)
             if not self.resets and self.graceful_at is None:
@@ -306,7 +317,7 @@ class _Walk:
         r.state = step(r.state, E.RECV_FIN)
         if before is not State.TIME_WAIT and r.state is State.TIME_WAIT:
             # Until its ACK of this FIN is captured, TIME_WAIT's start is estimated.
-            r.tw_start, r.tw_estimated = now, True
+            self.enter_time_wait(r, now, estimated=True)
 
     def _undo_close_wait(self, who: Side) -> None:
         """The FINs crossed: ``who`` never was in CLOSE_WAIT.

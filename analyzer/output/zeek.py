@@ -149,7 +149,7 @@ class ConnLogSpool:
 
 
 def write_conn_log_from(spools: list[tuple[ConnLogSpool, np.ndarray]], out: TextIO) -> None:
-    """``write_conn_log`` of several captures' spooled lines, each with the
+    """``write_conn_log`` of one or more captures' spooled lines, each with the
     positions to write (``ConnLogSpool.kept``), read back from disk in the
     same order: by start time, then capture, then first frame."""
     parts = []
@@ -158,15 +158,14 @@ def write_conn_log_from(spools: list[tuple[ConnLogSpool, np.ndarray]], out: Text
         part["capture"] = np.full(len(kept), i, np.int64)
         part["position"] = kept.astype(np.int64)
         parts.append(part)
-    c = {k: np.concatenate([np.empty(0), *(p[k] for p in parts)]) for k in parts[0]}
-    capture = c["capture"].astype(np.int64)
+    c = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    capture = c["capture"]
     order = np.lexsort((c["first_frame"], capture, c["ts"]))
     opened = float(c["ts"][order[0]]) if len(order) else 0.0
     closed = float(c["end"].max()) if len(order) else opened
     # Each spool is read in the order its own lines take in the merged order.
     readers = [
-        spool.read(c["position"][order[capture[order] == i]].astype(np.int64))
-        for i, (spool, _) in enumerate(spools)
+        spool.read(c["position"][order[capture[order] == i]]) for i, (spool, _) in enumerate(spools)
     ]
     lines = (next(readers[i]) for i in capture[order].tolist())
     _write(out, opened, closed, lines)

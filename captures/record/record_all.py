@@ -71,6 +71,22 @@ def read_eof(s: socket.socket) -> None:
     assert s.recv(4096) == b"", "expected EOF"
 
 
+def client_closes(cli: socket.socket, conn: socket.socket) -> None:
+    """The client closes first; the server reads the EOF and closes too."""
+    cli.close()
+    read_eof(conn)
+    conn.close()
+
+
+def reconnect(srv: socket.socket, n: int):
+    """The client binds scenario n's port again (SO_REUSEADDR) and connects to
+    the same server ip:port: the same 4-tuple. Client socket, accepted conn."""
+    cli = client(NS_A, IP_A, 40000 + n, reuse=True)
+    cli.connect((IP_B, 5000 + n))
+    conn, _ = srv.accept()
+    return cli, conn
+
+
 # --- 1 ------------------------------------------------------------------------
 def graceful_client_close() -> None:
     """Client closes first; the server reads EOF and closes 0.3 s later, long
@@ -112,9 +128,7 @@ def three_way_close() -> None:
     with Lab() as lb, lb.capture(OUT / "three-way-close.pcap"):
         srv, cli, conn = connect(3)
         exchange(cli, conn)
-        cli.close()
-        read_eof(conn)
-        conn.close()
+        client_closes(cli, conn)
         srv.close()
 
 
@@ -370,14 +384,10 @@ def port_reuse_server_time_wait() -> None:
         cli.close()
         time.sleep(1.0)
         before = lab.ss_time_wait(NS_B)
-        cli = client(NS_A, IP_A, 40012, reuse=True)
-        cli.connect((IP_B, 5012))
-        conn, _ = srv.accept()
+        cli, conn = reconnect(srv, 12)
         after = lab.ss_time_wait(NS_B)
         exchange(cli, conn)
-        cli.close()
-        read_eof(conn)
-        conn.close()
+        client_closes(cli, conn)
         srv.close()
     NOTES["port-reuse-server-time-wait"] = {
         "ss_time_wait_server_before_reconnect": before,
@@ -396,19 +406,13 @@ def port_reuse_client_time_wait() -> None:
         lab.run("sysctl", "-qw", "net.ipv4.tcp_tw_reuse=1", ns=NS_A)
         srv, cli, conn = connect(12, reuse=True)
         exchange(cli, conn)
-        cli.close()
-        read_eof(conn)
-        conn.close()
+        client_closes(cli, conn)
         time.sleep(1.1)
         before = lab.ss_time_wait(NS_A)
-        cli = client(NS_A, IP_A, 40012, reuse=True)
-        cli.connect((IP_B, 5012))
-        conn, _ = srv.accept()
+        cli, conn = reconnect(srv, 12)
         after = lab.ss_time_wait(NS_A)
         exchange(cli, conn)
-        cli.close()
-        read_eof(conn)
-        conn.close()
+        client_closes(cli, conn)
         srv.close()
     NOTES["port-reuse-client-time-wait"] = {
         "ss_time_wait_client_before_reconnect": before,
@@ -538,9 +542,7 @@ def timewait_pileup(n_conns: int = 2000, rate: float = 500.0) -> None:
             cli = lab.sock(NS_A)
             cli.connect((IP_B, 5016))
             conn, _ = srv.accept()
-            cli.close()
-            read_eof(conn)
-            conn.close()
+            client_closes(cli, conn)
             delay = start + (i + 1) / rate - time.time()
             if delay > 0:
                 time.sleep(delay)
@@ -706,9 +708,7 @@ def duplicate_frames() -> None:
         with lb.capture(OUT / "duplicate-frames.pcap", ns=NS_B, dev="any", snaplen=256):
             srv, cli, conn = connect(24)
             exchange(cli, conn)
-            cli.close()
-            read_eof(conn)
-            conn.close()
+            client_closes(cli, conn)
             srv.close()
 
 
@@ -732,9 +732,7 @@ def missed_segment() -> None:
         conn.sendall(RESPONSE)
         assert cli.recv(4096) == RESPONSE
         time.sleep(0.1)
-        cli.close()
-        read_eof(conn)
-        conn.close()
+        client_closes(cli, conn)
         srv.close()
     from scapy.all import TCP, rdpcap  # noqa: PLC0415
 
@@ -790,18 +788,12 @@ def idle_and_late_reuse() -> None:
         exchange(cli, conn)
         time.sleep(130.0)
         exchange(cli, conn)
-        cli.close()
-        read_eof(conn)
-        conn.close()
+        client_closes(cli, conn)
         time.sleep(75.0)
         before = lab.ss_time_wait(NS_A)
-        cli = client(NS_A, IP_A, 40027, reuse=True)
-        cli.connect((IP_B, 5027))
-        conn, _ = srv.accept()
+        cli, conn = reconnect(srv, 27)
         exchange(cli, conn)
-        cli.close()
-        read_eof(conn)
-        conn.close()
+        client_closes(cli, conn)
         srv.close()
     NOTES["idle-and-late-reuse"] = {"ss_time_wait_client_before_reconnect": before}
 

@@ -10,11 +10,14 @@ parallel (a local process pool, or a Dask cluster with ``scheduler=``) and
 writes, into ``out``:
 
 - ``captures/<name>.json``: each capture's ``teardown analyze --format json``
-  document, written (temp file + ``os.replace``) as soon as it is finished;
-- ``.teardown-report/<name>.json``: what the report needs of that capture
-  (file hash, options, rows, ladder diagrams); written last, it is the mark
-  that the capture is done, which ``resume=True`` trusts when the file's
-  content hash and the options are the same;
+  document, put in place (``os.replace``) as soon as it is finished;
+- ``.teardown-report/<name>.rows.csv`` and ``<name>.findings.jsonl``: its
+  rows of connections.csv and its findings, put in place with it (a worker
+  streams all three to temporary files, ``report.worker``);
+- ``.teardown-report/<name>.json``: what else the report needs of that
+  capture (file hash, options, counts, ladder diagrams); written last, it is
+  the mark that the capture is done, which ``resume=True`` trusts when the
+  file's content hash and the options are the same;
 - ``summary.json``, ``connections.csv``, ``findings.jsonl``, ``errors.json``,
   ``index.html``: across all captures, written at the end, also after Ctrl-C
   (from what was finished).
@@ -222,7 +225,7 @@ def _reusable(state: dict[str, Any] | None, out: Path, path: str, key: str) -> b
     if not state or state.get("options_key") != key:
         return False
     if state["status"] == "ok":
-        if not (out / CAPTURES_DIR / f"{state['slug']}.json").is_file():
+        if not all((out / place).is_file() for place in _places(state["slug"]).values()):
             return False
     elif state.get("error_kind") not in FINAL_ERRORS or "sha256" not in state:
         return False
@@ -244,19 +247,38 @@ def read_state(out: Path, slug: str) -> dict[str, Any] | None:
         return None
 
 
+def _places(slug: str) -> dict[str, str]:
+    """Where a finished capture's files go, relative to the report's directory."""
+    return {
+        "document": f"{CAPTURES_DIR}/{slug}.json",
+        "rows": f"{STATE_DIR}/{slug}.rows.csv",
+        "findings": f"{STATE_DIR}/{slug}.findings.jsonl",
+    }
+
+
 def save_result(out: Path, result: dict[str, Any], key: str) -> dict[str, Any]:
-    """Write one capture's result: its document first, then its state (the 'done' mark)."""
-    state = {k: v for k, v in result.items() if k != "document"}
+    """Put one capture's files in place, then write its state (the 'done' mark)."""
+    state = {k: v for k, v in result.items() if k != "files"}
     state["options_key"] = key
-    state["document"] = None
     if result["status"] == "ok":
-        doc_path = out / CAPTURES_DIR / f"{result['slug']}.json"
-        with atomic_writer(doc_path) as f:
-            f.write(result["document"])
-            f.write("\n")
-        state["document"] = f"{CAPTURES_DIR}/{result['slug']}.json"
+        places = _places(result["slug"])
+        for name, partial in result["files"].items():
+            os.chmod(partial, 0o666 & ~_UMASK)  # as open() would have made it
+            os.replace(partial, out / places[name])
+        state.update(places)
+    else:
+        state["document"] = None
     write_json_atomic(out / STATE_DIR / f"{result['slug']}.json", state)
     return state
+
+
+def remove_partial_files(out: Path) -> None:
+    """What workers stopped mid-way (killed, timed out) left behind."""
+    from .report.worker import PARTIAL_SUFFIX
+
+    for path in (out / STATE_DIR).glob(f".*{PARTIAL_SUFFIX}"):
+        with contextlib.suppress(OSError):
+            path.unlink()
 
 
 # --- the report ----------------------------------------------------------------
@@ -364,6 +386,8 @@ def report(
     names = slugs([c.name for c in candidates])
     (out / STATE_DIR).mkdir(parents=True, exist_ok=True)
     (out / CAPTURES_DIR).mkdir(exist_ok=True)
+    remove_partial_files(out)
+    scratch = str((out / STATE_DIR).resolve())
 
     states: dict[str, dict[str, Any]] = {}
     reused: list[str] = []
@@ -375,7 +399,8 @@ def report(
             states[c.name] = _light(state)
             reused.append(c.name)
         else:
-            todo.append({"path": c.path, "name": c.name, "slug": slug, "options": options})
+            task = {"path": c.path, "name": c.name, "slug": slug, "options": options}
+            todo.append({**task, "scratch": scratch})
 
     bar = Progress(
         total=len(todo),
@@ -411,6 +436,7 @@ def report(
         if close:
             close()
         bar.close()
+        remove_partial_files(out)
 
     pending = [c.name for c in candidates if c.name not in states]
     ordered = [(c, states[c.name]) for c in candidates if c.name in states]
@@ -456,8 +482,9 @@ def report(
 
 
 def _light(state: dict[str, Any]) -> dict[str, Any]:
-    """A state without its rows and ladders, which stay on disk until the tables need them."""
-    return {k: v for k, v in state.items() if k not in ("rows", "ladders")}
+    """A state without its ladders and TIME_WAIT plots, which stay on disk until
+    the tables need them."""
+    return {k: v for k, v in state.items() if k not in ("ladders", "time_wait")}
 
 
 def _size(path: str) -> int:

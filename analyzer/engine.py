@@ -107,9 +107,9 @@ class SliceProducts:
 
 class ConnectionSink(Protocol):
     # None: the sink keeps Connection objects (so slices are walked in this
-    # process); else a picklable function rendering a slice's connections and
-    # conn.log records.
-    render: Callable[[list[Connection], list[zeek.ZeekRecord]], Any] | None
+    # process); else a picklable function rendering a slice's connections,
+    # conn.log records and the ids of the connections its findings name.
+    render: Callable[[list[Connection], list[zeek.ZeekRecord], set[int]], Any] | None
 
     def add(self, products: SliceProducts) -> None:
         """One slice of settled connections."""
@@ -140,7 +140,7 @@ def _walk_slice(seg: SegmentTable, capture_end: float, params: Parameters, rende
     index = index_connections(seg)
     connections = reconstruct(seg, index, capture_end=capture_end, time_wait=params.time_wait)
     records = zeek.annotate(seg, index, connections)
-    judged, artefacts = judge(
+    judged, artefacts, named = judge(
         connections,
         time_wait=params.time_wait,
         close_wait_threshold=params.close_wait_threshold,
@@ -154,7 +154,7 @@ def _walk_slice(seg: SegmentTable, capture_end: float, params: Parameters, rende
     if render is None:
         products.connections, products.records = connections, records
     else:
-        products.documents = render(connections, records)
+        products.documents = render(connections, records, named)
     return products
 
 

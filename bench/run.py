@@ -3,6 +3,7 @@
     python bench/run.py [--packets 3000000] [--capture FILE] [--skip-tshark]
     python bench/run.py --memory-scaling      # end to end on 1M and 5M packets
     python bench/run.py --memory-scaling --bulk   # the same, one bulk-transfer connection
+    python bench/run.py --memory-scaling --report # the same through teardown report --jobs 1
     python bench/run.py --small               # ~1 MB capture, start-up included
 
 Each measurement runs in its own child process; wall time is measured around
@@ -364,6 +365,25 @@ def main_compare(args: argparse.Namespace) -> None:
         print(f"\nreader: {reader.items:,} segments, {reader.rate:,.0f} segments/s")
 
 
+def bench_report(path: Path, python: str, packets: int, name: str) -> Result:
+    """``teardown report`` over a directory holding only ``path``, one worker."""
+    r = Result(name)
+    cmd = teardown_command(python)
+    if cmd is None:
+        r.note = "not available: no 'teardown' command"
+        return r
+    with tempfile.TemporaryDirectory(dir=OUT) as work:
+        inputs = Path(work) / "in"
+        inputs.mkdir()
+        (inputs / path.name).symlink_to(path)
+        report = [*cmd, "report", str(inputs), "-o", str(Path(work) / "out"), "--jobs", "1"]
+        rc, wall, cpu, rss, _out, err = run_child(report, child_env())
+    if rc != 0:
+        r.note = f"failed (exit {rc}): " + last_line(err)
+    r.wall, r.cpu, r.rss_mb, r.items = wall, cpu, rss, packets
+    return r
+
+
 def ensure_bulk_capture(packets: int, python: str) -> tuple[Path, dict]:
     """One bulk-transfer connection of ``packets`` packets (bulk.py)."""
     OUT.mkdir(exist_ok=True)
@@ -376,7 +396,10 @@ def ensure_bulk_capture(packets: int, python: str) -> tuple[Path, dict]:
 
 
 def main_memory(args: argparse.Namespace) -> None:
-    runs: dict[str, list[Result]] = {"worker processes (default)": [], ONE_PROCESS: []}
+    if args.report:
+        runs: dict[str, list[Result]] = {"teardown report --jobs 1": []}
+    else:
+        runs = {"worker processes (default)": [], ONE_PROCESS: []}
     for n in (1_000_000, 5_000_000):
         if args.bulk:
             path, truth = ensure_bulk_capture(n, args.python)
@@ -385,6 +408,12 @@ def main_memory(args: argparse.Namespace) -> None:
         warm_cache(path)
         size_mb = path.stat().st_size / 1e6
         print(f"capture: {path.name} ({size_mb:,.0f} MB, {truth['connections']:,} connections)")
+        if args.report:
+            name = f"teardown report, {n // 1_000_000}M packets"
+            runs["teardown report --jobs 1"].append(
+                progress(bench_report(path, args.python, truth["packets"], name))
+            )
+            continue
         for how, jobs in zip(runs, (None, 1)):
             name = f"end to end, {n // 1_000_000}M packets" + (", --jobs 1" if jobs else "")
             runs[how].append(
@@ -447,6 +476,11 @@ def main(argv: list[str] | None = None) -> int:
         help="with --memory-scaling: captures of one bulk-transfer connection (bulk.py)",
     )
     ap.add_argument(
+        "--report",
+        action="store_true",
+        help="with --memory-scaling: through teardown report (one worker) instead",
+    )
+    ap.add_argument(
         "--small", action="store_true", help="a ~1 MB capture: start-up dominated wall time"
     )
     ap.add_argument(
@@ -455,8 +489,8 @@ def main(argv: list[str] | None = None) -> int:
         help="interpreter for the children",
     )
     args = ap.parse_args(argv)
-    if args.bulk and not args.memory_scaling:
-        ap.error("--bulk goes with --memory-scaling")
+    if (args.bulk or args.report) and not args.memory_scaling:
+        ap.error("--bulk and --report go with --memory-scaling")
     if not Path(args.python).exists():
         args.python = sys.executable
     sys.stdout.reconfigure(line_buffering=True)  # progress shows when piped

@@ -102,16 +102,19 @@ class FindingCollector:
 
 def judge(
     connections: list[Connection], *, time_wait: float, close_wait_threshold: float
-) -> tuple[list[tuple[int, int, bytes]], ArtefactTally]:
-    """The findings on some connections, pickled, each with its place in the report.
+) -> tuple[list[tuple[int, int, bytes]], ArtefactTally, set[int]]:
+    """The findings on some connections, pickled, each with its place in the
+    report; and the ids of the connections they name.
 
     Every incarnation of a 4-tuple must come in one call (4-tuple reuse is
     judged between them).
     """
     judged: list[tuple[int, int, bytes]] = []
+    named: set[int] = set()
 
     def keep(family: int, c: Connection, item: Finding | StillInCloseWait) -> None:
         judged.append((family, c.id, pickle.dumps(item, pickle.HIGHEST_PROTOCOL)))
+        named.add(item.connection)
 
     artefacts = ArtefactTally()
     for c in connections:
@@ -126,7 +129,7 @@ def judge(
         artefacts.add(c)
     for c, f in reuse_findings(connections, time_wait):
         keep(_REUSE, c, f)
-    return judged, artefacts
+    return judged, artefacts, named
 
 
 class ReportedFindings:

@@ -26,7 +26,7 @@ def pickled(c: Connection) -> bytes:
     return pickle.dumps(c, pickle.HIGHEST_PROTOCOL)
 
 
-def _render_all(render_one, as_text: bool, connections: list[Connection], _records):
+def _render_all(render_one, as_text: bool, connections: list[Connection], _records, _named):
     items = [render_one(c) for c in connections]
     if as_text:
         items = [t.encode() for t in items]
@@ -45,9 +45,13 @@ class ConnectionSpool:
         self._first_frames = array("q")
 
     def add(self, products: SliceProducts) -> None:
-        blob, sizes = products.documents
+        self.keep(products.documents, products.first_frames)
+
+    def keep(self, rendered: tuple[bytes, list[int]], first_frames: np.ndarray) -> None:
+        """What ``render`` made of a slice's connections, whose first frames these are."""
+        blob, sizes = rendered
         self._spill.extend(blob, sizes)
-        self._first_frames.extend(products.first_frames.tolist())
+        self._first_frames.extend(first_frames.tolist())
 
     def numbered(
         self, first_frames: np.ndarray, start: int = 1

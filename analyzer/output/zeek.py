@@ -104,7 +104,7 @@ def _write(out: TextIO, opened: float, closed: float, lines: Iterable[str]) -> N
     out.write(f"#close\t{_stamp(closed)}\n")
 
 
-def _render_lines(_connections: list[Connection], records: list[ZeekRecord]):
+def _render_lines(_connections: list[Connection], records: list[ZeekRecord], _named):
     texts = [line(r).encode() for r in records]
     keys = np.array([(r.ts, r.first_frame, r.ts + r.duration) for r in records], float)
     return b"".join(texts), [len(t) for t in texts], keys.reshape(-1, 3)

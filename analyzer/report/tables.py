@@ -7,13 +7,12 @@ and returns the aggregate that the HTML page is drawn from.
 
 from __future__ import annotations
 
-import csv
 import heapq
 import json
 from pathlib import Path
 from typing import Any
 
-from ..output.table import ROW_FIELDS
+from ..output.table import ROW_FIELDS, csv_text
 from ..vocabulary import SEVERITY_RANK, CloseKind, FindingKind, Severity
 
 SUMMARY_SCHEMA = "teardown.report/1"
@@ -80,8 +79,7 @@ def write_tables(
         atomic_writer(out / "connections.csv") as csv_file,
         atomic_writer(out / "findings.jsonl") as jsonl,
     ):
-        writer = csv.writer(csv_file, lineterminator="\n")
-        writer.writerow(["capture", *ROW_FIELDS])
+        csv_file.write(csv_text(["capture", *ROW_FIELDS]))
         for _, state in ordered:
             if state["status"] != "ok":
                 errors.append(
@@ -104,29 +102,30 @@ def write_tables(
             for kind, by_sev in s["findings_by_kind"].items():
                 _merge(by_kind.setdefault(kind, {}), by_sev)
             name = state["name"]
-            for row in state["rows"]:
-                writer.writerow([csv_cell(name), *(csv_cell(v) for v in row)])
-            with open(out / state["document"], encoding="utf-8") as f:
-                doc = json.load(f)
-            capture_end = doc["capture"]["last_time"]
+            capture = csv_text([csv_cell(name)])[:-1] + ","
+            with open(out / state["rows"], encoding="utf-8", newline="") as rows:
+                for line in rows:  # already CSV, cells neutralised (report.sink)
+                    csv_file.write(capture + line)
+            capture_end = s["last_time"]
             ladders = state.get("ladders") or {}
-            for finding in doc["findings"]:
-                jsonl.write(
-                    json.dumps({"capture": name, "capture_path": state["path"], **finding}) + "\n"
-                )
-                order += 1
-                item = {
-                    "capture": name,
-                    "slug": state["slug"],
-                    **finding,
-                    "ladder": finding["connection"] is not None
-                    and str(finding["connection"]) in ladders,
-                }
-                rank = SEVERITY_RANK[Severity(finding["severity"])]
-                _top(shown, (rank, -order, item), FINDINGS_SHOWN)
-                if finding["kind"] == FindingKind.PORT_EXHAUSTION_RISK.value:
-                    risks.append(item)
-            tw = doc.get("time_wait") or {}
+            head = json.dumps({"capture": name, "capture_path": state["path"]})[:-1] + ", "
+            with open(out / state["findings"], encoding="utf-8") as findings:
+                for line in findings:
+                    jsonl.write(head + line[1:])
+                    order += 1
+                    finding = json.loads(line)
+                    item = {
+                        "capture": name,
+                        "slug": state["slug"],
+                        **finding,
+                        "ladder": finding["connection"] is not None
+                        and str(finding["connection"]) in ladders,
+                    }
+                    rank = SEVERITY_RANK[Severity(finding["severity"])]
+                    _top(shown, (rank, -order, item), FINDINGS_SHOWN)
+                    if finding["kind"] == FindingKind.PORT_EXHAUSTION_RISK.value:
+                        risks.append(item)
+            tw = state["time_wait"]
             for h in tw.get("hosts", []):
                 order += 1
                 _top(

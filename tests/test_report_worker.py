@@ -1,0 +1,161 @@
+"""One capture's work in `teardown report`: streamed, yet the same as the in-memory analysis.
+
+The worker streams the capture through the engine (many slices here), writes
+the document, the rows and the findings to temporary files, and returns
+counts and ladder diagrams. Each must equal what ``analyze()`` gives, with
+the connection limit too; a worker that fails leaves no file behind.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from analyzer import analyze, engine
+from analyzer.analysis import stream_analysis
+from analyzer.batch import report
+from analyzer.output.document import analysis_document
+from analyzer.output.ladder import ladder
+from analyzer.parameters import Parameters
+from analyzer.report import worker
+from analyzer.report.sink import ReportSink, closer_name, report_row
+from analyzer.vocabulary import SEVERITY_RANK
+
+ROOT = Path(__file__).parent.parent
+CAPTURES = ROOT / "captures"
+NAMES = [
+    "generated.pcap",  # 293 connections, 56 named by findings: more than the ladders drawn
+    "port-reuse-client-time-wait.pcap",
+    "syn-meets-time-wait.pcap",  # the later incarnation reveals a finding on the earlier
+    "timewait-pileup.pcap",  # findings on none of its connections
+]
+
+
+@pytest.fixture(scope="module")
+def captures(tmp_path_factory) -> Path:
+    """The bundled captures and one from the benchmark generator (3000 packets)."""
+    here = tmp_path_factory.mktemp("captures")
+    for name in NAMES[1:]:
+        (here / name).symlink_to(CAPTURES / name)
+    subprocess.run(
+        [sys.executable, str(ROOT / "bench/generate.py"), str(here / NAMES[0]),
+         "--packets", "3000", "--concurrency", "50"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return here
+
+
+def task(path: Path, scratch: Path, **options) -> dict:
+    params = Parameters(**options).as_dict()
+    return {"path": str(path), "name": path.name, "slug": path.stem, "scratch": str(scratch),
+            "options": params}  # fmt: skip
+
+
+def worst_first(a, limit: int) -> list[int]:
+    worst: dict[int, int] = {}
+    for f in a.findings:
+        if f.connection is not None:
+            worst[f.connection] = max(worst.get(f.connection, -1), SEVERITY_RANK[f.severity])
+    return sorted(sorted(worst, key=lambda cid: (-worst[cid], cid))[:limit])
+
+
+@pytest.mark.parametrize("limit", [None, 3])
+@pytest.mark.parametrize("name", NAMES)
+def test_worker_files_and_counts_equal_the_in_memory_analysis(
+    name, limit, captures, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(engine, "SLICE_SEGMENTS", 8)  # many slices
+    path = captures / name
+    options = {"max_connections": limit} if limit else {}
+    a = analyze(str(path), **options)
+    result = worker.analyse_capture(task(path, tmp_path, **options))
+    assert result["status"] == "ok", result
+    files = result["files"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        Path(p).name for p in files.values()
+    )
+
+    document = json.loads(Path(files["document"]).read_text())
+    assert document == json.loads(json.dumps(analysis_document(a)))
+    rows = Path(files["rows"]).read_text().splitlines(keepends=True)
+    assert rows == [f"{c.id},{report_row(c)}" for c in a.connections]
+    findings = Path(files["findings"]).read_text().splitlines()
+    assert findings == [json.dumps(f.as_dict()) for f in a.findings]
+
+    stats = result["stats"]
+    assert stats["connections"] == len(a.connections)
+    closes: dict[str, Counter] = {}
+    for c in a.connections:
+        closes.setdefault(c.close.value, Counter())[closer_name(c.active_closer)] += 1
+    assert stats["closes"] == closes
+    assert stats["close_kinds"] == Counter(c.close.value for c in a.connections)
+    assert stats["active_closers"] == Counter(closer_name(c.active_closer) for c in a.connections)
+    assert stats["findings"] == Counter(f.severity.value for f in a.findings)
+    by_kind = Counter((f.kind.value, f.severity.value) for f in a.findings)
+    assert {
+        (k, s): n for k, d in stats["findings_by_kind"].items() for s, n in d.items()
+    } == by_kind
+
+    wanted = worst_first(a, worker.LADDERS_PER_CAPTURE)
+    assert sorted(map(int, result["ladders"])) == wanted
+    assert all(uri.startswith("data:image/svg+xml") for uri in result["ladders"].values())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_sink_gives_back_the_connections_findings_name(name, captures, monkeypatch):
+    monkeypatch.setattr(engine, "SLICE_SEGMENTS", 8)
+    path = str(captures / name)
+    a = analyze(path)
+    named = sorted({f.connection for f in a.findings if f.connection is not None})
+    sink = ReportSink()
+    try:
+        _, outcome = stream_analysis(path, sink, Parameters())
+        got = list(sink.connections(outcome.first_frames, named))
+    finally:
+        sink.close()
+    assert [c.id for c in got] == named
+    assert [ladder(c) for c in got] == [ladder(a.connection(i)) for i in named]
+
+
+def test_busiest_keeps_the_largest_in_their_order():
+    items = [{"n": n} for n in (1, 5, 3, 5, 0, 4, 5)]
+    assert worker._busiest(items, lambda d: d["n"]) == [{"n": 5}, {"n": 5}, {"n": 4}, {"n": 5}]
+
+
+def test_a_failing_worker_leaves_no_files(tmp_path, monkeypatch):
+    def fail(a, sink, kept, files):
+        Path(files["document"]).write_text("half a document")
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(worker, "_write_files", fail)
+    result = worker.analyse_capture(task(CAPTURES / NAMES[1], tmp_path))
+    assert result["status"] == "error" and result["error_kind"] == "crashed"
+    assert "disk on fire" in result["error"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_report_removes_what_killed_workers_left(tmp_path):
+    out = tmp_path / "out"
+    state = out / ".teardown-report"
+    state.mkdir(parents=True)
+    left = state / f".x.document.abc123{worker.PARTIAL_SUFFIX}"
+    left.write_text("a worker was killed while writing this")
+    summary = report([str(CAPTURES / NAMES[1])], out, jobs=1)
+    assert summary.captures == 1
+    assert not left.exists()
+    assert not list(state.glob(f".*{worker.PARTIAL_SUFFIX}"))
+
+
+def test_close_codes_cover_every_kind_and_closer():
+    from analyzer.report.sink import _CODES, CLOSE_KINDS, CLOSERS
+
+    assert len(set(_CODES.values())) == len(CLOSE_KINDS) * len(CLOSERS) <= 256
+    assert np.uint8(max(_CODES.values())) == max(_CODES.values())
+    assert pickle.loads(pickle.dumps(ReportSink().render.args[0]))  # renders in workers

@@ -29,10 +29,12 @@ class Spill:
     def extend(self, blob: bytes, sizes: list[int]) -> None:
         """Items laid end to end in ``blob``, of these sizes."""
         self._file.write(blob)
-        for size in sizes:
-            self._offsets.append(self._end)
-            self._sizes.append(size)
-            self._end += size
+        lengths = np.asarray(sizes, np.int64)
+        ends = np.cumsum(lengths) + self._end
+        self._offsets.frombytes((ends - lengths).tobytes())
+        self._sizes.frombytes(lengths.tobytes())
+        if len(lengths):
+            self._end = int(ends[-1])
 
     def read(self, order: np.ndarray) -> Iterator[bytes]:
         """The items at the positions in ``order``, in that order."""

@@ -51,20 +51,47 @@ class Occupancy:
 
     @classmethod
     def from_intervals(cls, starts: np.ndarray, ends: np.ndarray) -> Occupancy:
-        if not len(starts):
-            return cls(np.empty(0), np.empty(0, np.int64), 0, None)
-        times = np.concatenate([starts, ends])
-        steps = np.concatenate([np.ones(len(starts), np.int64), -np.ones(len(ends), np.int64)])
-        # At equal times, ends (-1) sort before starts (+1): a port freed and
-        # reused at the same instant is not counted twice.
-        order = np.lexsort((steps, times))
-        times, counts = times[order], np.cumsum(steps[order])
-        last_at_time = np.append(times[1:] != times[:-1], True)
-        times, counts = times[last_at_time], counts[last_at_time]
-        top = int(np.argmax(counts))
-        if counts[top] <= 0:
-            return cls(times, counts, 0, float(times[0]))
-        return cls(times, counts, int(counts[top]), float(times[top]))
+        return occupancies(np.zeros(len(starts), np.int64), starts, ends).get(0, _EMPTY)
+
+
+_EMPTY = Occupancy(np.empty(0), np.empty(0, np.int64), 0, None)
+
+
+def occupancies(keys: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> dict[int, Occupancy]:
+    """The occupancy of each key's intervals [start, end), all keys at once.
+
+    Tens of thousands of hosts and destinations, one numpy pass: the series
+    are views into shared arrays.
+    """
+    if not len(keys):
+        return {}
+    times = np.concatenate([starts, ends])
+    steps = np.concatenate([np.ones(len(starts), np.int64), -np.ones(len(ends), np.int64)])
+    key = np.concatenate([keys, keys])
+    # At equal times, ends (-1) sort before starts (+1): a port freed and
+    # reused at the same instant is not counted twice.
+    order = np.lexsort((steps, times, key))
+    times, key, total = times[order], key[order], np.cumsum(steps[order])
+    first = np.flatnonzero(np.append(True, key[1:] != key[:-1]))
+    before = np.append(0, total)[first]  # the running total where each key starts
+    counts = total - np.repeat(before, np.diff(np.append(first, len(key))))
+    # One point per change: the last of each time.
+    last_at_time = np.append((times[1:] != times[:-1]) | (key[1:] != key[:-1]), True)
+    times, counts, key = times[last_at_time], counts[last_at_time], key[last_at_time]
+    first = np.flatnonzero(np.append(True, key[1:] != key[:-1]))
+    ends_at = np.append(first[1:], len(key))
+    peaks = np.maximum.reduceat(counts, first)
+    is_peak = counts == np.repeat(peaks, ends_at - first)
+    top = np.minimum.reduceat(np.where(is_peak, np.arange(len(counts)), len(counts)), first)
+    out = {}
+    for k, a, b, peak, at in zip(
+        key[first].tolist(), first.tolist(), ends_at.tolist(), peaks.tolist(), top.tolist()
+    ):
+        if peak <= 0:
+            out[k] = Occupancy(times[a:b], counts[a:b], 0, float(times[a]))
+        else:
+            out[k] = Occupancy(times[a:b], counts[a:b], peak, float(times[at]))
+    return out
 
 
 @dataclass
@@ -188,53 +215,51 @@ class TimeWaitLedger:
 
         ips = list(self._ips)
         host = np.where(by_client, tw["client"], tw["server"])
-        hosts = [
-            HostTimeWait(ips[h], Occupancy.from_intervals(tw_start[rows], tw_end[rows]))
-            for h, rows in _rows_by_key(host)
-        ]
+        host_occupancy = occupancies(host, tw_start, tw_end)
+        hosts = [HostTimeWait(ips[h], host_occupancy[h]) for h in _first_appearance(host)]
         hosts.sort(key=lambda h: -h.occupancy.peak)
 
         # Destinations (client, server, port) numbered over both tables at once.
-        names, dest = np.unique(
-            np.concatenate(
-                [np.stack([syn[k].astype(np.int64) for k, _ in _DESTINATION], axis=1),
-                 np.stack([tw[k].astype(np.int64) for k, _ in _DESTINATION], axis=1)]
-            ).reshape(-1, 3),
-            axis=0,
-            return_inverse=True,
-        )  # fmt: skip
-        dest = dest.reshape(-1)
+        columns = [np.concatenate([syn[k], tw[k]]).astype(np.int64) for k, _ in _DESTINATION]
+        names, dest = _numbered_rows(columns)
         syn_dest, tw_dest = dest[: len(syns)], dest[len(syns) :]
-        syn_rows = dict(_rows_by_key(syn_dest))
-        client_held = dict(_rows_by_key(np.where(by_client, tw_dest, -1)))
-        client_held.pop(-1, None)
-        holders_of = dict(_rows_by_key(tw_dest))
+        n = len(names[0])
+        opened = np.bincount(syn_dest, minlength=n)
+        first_syn, last_syn = np.full(n, np.inf), np.full(n, -np.inf)
+        np.minimum.at(first_syn, syn_dest, syn_time)
+        np.maximum.at(last_syn, syn_dest, syn_time)
+        span = np.where(opened > 0, last_syn - first_syn, 0.0)
+        measurable = (opened >= MIN_CONNECTIONS_FOR_RATE) & (span >= MIN_SECONDS_FOR_RATE)
+        rates = np.where(measurable, (opened - 1) / np.where(measurable, span, 1.0), np.nan)
+        held = {
+            side: np.bincount(tw_dest[mask], minlength=n)
+            for side, mask in ((Side.CLIENT.value, by_client), (Side.SERVER.value, ~by_client))
+        }
+        # A destination's holders are listed in the order they first held TIME_WAIT.
+        first_held = {side: np.full(n, len(tw_dest)) for side in held}
+        for side, mask in ((Side.CLIENT.value, by_client), (Side.SERVER.value, ~by_client)):
+            np.minimum.at(first_held[side], tw_dest[mask], np.flatnonzero(mask))
+        client_occupancy = occupancies(tw_dest[by_client], tw_start[by_client], tw_end[by_client])
 
         destinations = []
         # A destination is listed when its client held TIME_WAIT sockets or when
         # it opened connections at a measurable rate: the others say nothing of
         # port pressure (and a capture of many clients has many of them).
-        for d in syn_rows.keys() | client_held.keys():
-            times = np.sort(syn_time[syn_rows[d]]) if d in syn_rows else np.empty(0)
-            rate = None
-            span = float(times[-1] - times[0]) if len(times) else 0.0
-            if len(times) >= MIN_CONNECTIONS_FOR_RATE and span >= MIN_SECONDS_FOR_RATE:
-                rate = (len(times) - 1) / span
-            if rate is None and d not in client_held:
-                continue
-            rows = client_held.get(d, np.empty(0, int))
-            holder: dict[str, int] = {}
-            for is_client in by_client[holders_of.get(d, [])].tolist():
-                side = Side.CLIENT.value if is_client else Side.SERVER.value
-                holder[side] = holder.get(side, 0) + 1
-            client, server, port = names[d].tolist()
+        for d in np.flatnonzero(measurable | (held[Side.CLIENT.value] > 0)).tolist():
+            rate = float(rates[d]) if measurable[d] else None
+            holder = {
+                side: int(held[side][d])
+                for side in sorted(held, key=lambda side: first_held[side][d])
+                if held[side][d]
+            }
+            client, server, port = (int(column[d]) for column in names)
             destinations.append(
                 DestinationTimeWait(
                     client=ips[client],
                     server=str(Endpoint(ips[server], port)),
-                    connections=len(times),
+                    connections=int(opened[d]),
                     rate=rate,
-                    occupancy=Occupancy.from_intervals(tw_start[rows], tw_end[rows]),
+                    occupancy=client_occupancy.get(d, _EMPTY),
                     forecast=rate * time_wait if rate is not None else None,
                     holder=holder,
                 )
@@ -245,21 +270,32 @@ class TimeWaitLedger:
         return TimeWaitSummary(hosts, destinations)
 
 
+def _numbered_rows(columns: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
+    """The distinct rows of these columns (as columns, rows in sorted order) and
+    each row's number among them: ``np.unique(axis=0)``, several times faster."""
+    n = len(columns[0])
+    if not n:
+        return [c[:0] for c in columns], np.empty(0, np.int64)
+    order = np.lexsort(columns[::-1])
+    sorted_columns = [c[order] for c in columns]
+    new = np.zeros(n, bool)
+    new[0] = True
+    for c in sorted_columns:
+        new[1:] |= c[1:] != c[:-1]
+    number = np.empty(n, np.int64)
+    number[order] = np.cumsum(new) - 1
+    return [c[new] for c in sorted_columns], number
+
+
+def _first_appearance(keys: np.ndarray) -> list[int]:
+    """The distinct keys, in the order they first appear."""
+    unique, first = np.unique(keys, return_index=True)
+    return unique[np.argsort(first)].tolist()
+
+
 def _in_capture_order(conn: np.ndarray, last_connection: int | None) -> np.ndarray:
     """Row positions in connection order (stable: a connection's rows keep theirs)."""
     order = np.argsort(conn, kind="stable")
     if last_connection is not None:
         order = order[conn[order] <= last_connection]
     return order
-
-
-def _rows_by_key(keys: np.ndarray) -> list[tuple[int, np.ndarray]]:
-    """(key, positions of its rows), keys in order of first appearance."""
-    if not len(keys):
-        return []
-    order = np.argsort(keys, kind="stable")
-    sorted_keys = keys[order]
-    starts = np.flatnonzero(np.append(True, sorted_keys[1:] != sorted_keys[:-1]))
-    groups = np.split(order, starts[1:])
-    groups.sort(key=lambda rows: rows[0])
-    return [(int(keys[rows[0]]), rows) for rows in groups]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from itertools import islice
 from typing import Any, TextIO
 
 from ..analysis import Analysis
@@ -15,6 +16,7 @@ from ..model import Connection, Event
 from ..vocabulary import Side
 
 SCHEMA_ID = "teardown.analysis/1"
+_WRITE_BATCH = 256  # list items joined per write
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
@@ -138,11 +140,14 @@ def _head(a: Analysis) -> dict[str, Any]:
 
 
 def _write_list(out: TextIO, texts: Iterable[str]) -> None:
+    # Written a batch at a time: a write per item costs more than its JSON.
     out.write("[")
-    for i, text in enumerate(texts):
-        if i:
-            out.write(",")
-        out.write(text)
+    items = iter(texts)
+    batch = list(islice(items, _WRITE_BATCH))
+    sep = ""
+    while batch:
+        out.write(sep + ",".join(batch))
+        batch, sep = list(islice(items, _WRITE_BATCH)), ","
     out.write("]")
 
 

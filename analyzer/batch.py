@@ -414,7 +414,12 @@ def report(
         bar.note(f"skipped {len(skipped)} files that are not captures")
     analysed: list[str] = []
     interrupted = False
+    # Cores the pool leaves idle (fewer captures than jobs) walk connections
+    # inside the captures: one capture of millions of packets gets them all.
+    # Not on Dask, whose worker processes may not start processes of their own.
+    walkers = jobs // min(jobs, len(todo)) if todo and not scheduler else 1
     for task in todo:
+        task["workers"] = walkers if walkers > 1 else 0
         if timeout is None:
             task["timeout"] = default_timeout(_size(task["path"]))
         else:

@@ -159,3 +159,48 @@ def test_close_codes_cover_every_kind_and_closer():
     assert len(set(_CODES.values())) == len(CLOSE_KINDS) * len(CLOSERS) <= 256
     assert np.uint8(max(_CODES.values())) == max(_CODES.values())
     assert pickle.loads(pickle.dumps(ReportSink().render.args[0]))  # renders in workers
+
+
+def test_a_worker_with_walkers_of_its_own_writes_the_same_files(captures, tmp_path, monkeypatch):
+    """A lone capture gets the cores the pool leaves idle (engine worker processes)."""
+    monkeypatch.setattr(engine, "SLICE_SEGMENTS", 64)  # slices enough to start the walkers
+    path = captures / NAMES[0]
+    alone = worker.analyse_capture(task(path, tmp_path / "alone"))
+    walked = worker.analyse_capture({**task(path, tmp_path / "walked"), "workers": 2})
+    for name in worker.FILES:
+        assert Path(walked["files"][name]).read_bytes() == Path(alone["files"][name]).read_bytes()
+    assert walked["stats"] == alone["stats"]
+    assert walked["ladders"].keys() == alone["ladders"].keys()
+
+
+def test_report_gives_a_lone_capture_every_job(tmp_path, monkeypatch):
+    from analyzer.report import schedulers
+
+    seen = []
+
+    def run_local(tasks, jobs):
+        seen.extend((t["name"], t["workers"], jobs) for t in tasks)
+        return iter(())
+
+    monkeypatch.setattr(schedulers, "run_local", run_local)
+    report([str(CAPTURES / NAMES[1])], tmp_path / "one", jobs=2)
+    report([str(CAPTURES / NAMES[1]), str(CAPTURES / NAMES[2])], tmp_path / "two", jobs=2)
+    assert [w for _, w, _ in seen] == [2, 0, 0]
+
+
+def test_a_pool_worker_leads_its_own_process_group():
+    """So that stopping it (a timeout) also stops the processes its analysis started."""
+    import os
+    import time
+
+    from analyzer.report import schedulers
+
+    w = schedulers._Worker(schedulers._context())
+    try:
+        deadline = time.monotonic() + 30
+        while os.getpgid(w.process.pid) != w.process.pid and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert os.getpgid(w.process.pid) == w.process.pid != os.getpgid(0)
+    finally:
+        w.stop(kill=True)
+    assert w.process.exitcode is not None

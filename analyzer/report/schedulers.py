@@ -38,6 +38,9 @@ Result = dict[str, Any]
 def _serve(conn) -> None:
     """A worker's loop: tasks in, results out, until None or the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
+    # Its own process group: stopping it stops the processes its analysis
+    # started (``engine``) too.
+    os.setpgid(0, 0)
     while True:
         try:
             task = conn.recv()
@@ -60,7 +63,9 @@ def _context():
 class _Worker:
     def __init__(self, ctx) -> None:
         self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_serve, args=(child,), daemon=True)
+        # Not a daemon: a daemon may not start processes, and the analysis of a
+        # large capture does. ``stop`` ends it, whatever happens.
+        self.process = ctx.Process(target=_serve, args=(child,), daemon=False)
         self.process.start()
         child.close()
         self.task: Task | None = None
@@ -73,15 +78,22 @@ class _Worker:
 
     def stop(self, kill: bool = False) -> None:
         if kill:
-            self.process.kill()
+            self._kill()
         else:
             with contextlib.suppress(OSError):
                 self.conn.send(None)
         self.process.join(timeout=2)
         if self.process.is_alive():
-            self.process.kill()
+            self._kill()
             self.process.join(timeout=2)
         self.conn.close()
+
+    def _kill(self) -> None:
+        """The worker and every process of its group (its analysis's workers)."""
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):  # gone, or not yet its own group
+            self.process.kill()
 
 
 def _death(code: int | None) -> str:

@@ -172,7 +172,8 @@ def error_result(task: dict[str, Any], kind: str, message: str, **extra: Any) ->
 
 def analyse_capture(task: dict[str, Any]) -> dict[str, Any]:
     """Analyse one capture; ``task`` has path, name, slug, scratch (the directory
-    for its files), options and ladders."""
+    for its files), options, and optionally workers (processes that walk its
+    connections, ``stream_analysis``) and ladders."""
     started = time.perf_counter()
     fix_mmap_threshold()
     path = task["path"]
@@ -187,7 +188,8 @@ def analyse_capture(task: dict[str, Any]) -> dict[str, Any]:
     sink = ReportSink()
     try:
         with _partial_files(Path(task["scratch"]), task["slug"]) as files:
-            a, outcome = stream_analysis(path, sink, Parameters(**options))
+            params = Parameters(**options)
+            a, outcome = stream_analysis(path, sink, params, workers=task.get("workers", 0))
             kept = outcome.first_frames
             by_kind, worst = _write_files(a, sink, kept, files)
             ladders = _ladders(sink, kept, worst, task.get("ladders", LADDERS_PER_CAPTURE))

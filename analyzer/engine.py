@@ -308,6 +308,7 @@ class Engine:
             if self._pool is None:
                 self._pool = ProcessPoolExecutor(self.workers, _fork_context())
             self._wait(until=2 * self.workers)
+            part = part.with_own_addresses()
             self._running.add(self._pool.submit(walk_slice, part, *args))
             del part
 

@@ -140,6 +140,21 @@ class SegmentTable:
         """The rows selected by an index array or boolean mask, same addresses."""
         return SegmentTable({n: a[rows] for n, a in self.columns.items()}, self.addresses)
 
+    def with_own_addresses(self) -> SegmentTable:
+        """The same rows with an address list of only the addresses they use.
+
+        Codes keep their order (a code's rank among those used), so whatever
+        compares endpoints by code compares them the same way. A slice sent to
+        another process carries its own few addresses, not the capture's
+        hundreds of thousands.
+        """
+        n = len(self)
+        used, codes = np.unique(np.concatenate([self.src, self.dst]), return_inverse=True)
+        columns = dict(self.columns)
+        codes = codes.astype(self.src.dtype)
+        columns["src"], columns["dst"] = codes[:n], codes[n:]
+        return SegmentTable(columns, [self.addresses[i] for i in used.tolist()])
+
     def rows(self) -> Iterable[dict]:
         """Rows as plain dicts with addresses as text (for CSV/JSON output)."""
         names = list(COLUMNS)

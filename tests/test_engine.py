@@ -13,6 +13,7 @@ import io
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from scapy.all import IP, TCP, Ether, wrpcap
 
@@ -297,3 +298,45 @@ def test_the_walk_leaves_no_reference_cycles(name):
     finally:
         if collecting:
             gc.enable()
+
+
+@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: p.name)
+def test_a_slice_with_its_own_addresses_is_walked_the_same(path):
+    """What goes to a worker carries only its own addresses, renumbered in order."""
+    from analyzer.capture import read_segments
+
+    seg = read_segments(str(path)).only(engine.ANALYSED_COLUMNS)
+    if not len(seg):
+        return
+    # Only the addresses of the slice's later half: codes change, their order does not.
+    part = seg.take(np.arange(len(seg) // 2, len(seg)))
+    own = part.with_own_addresses()
+    assert len(own.addresses) <= len(part.addresses)
+    assert [own.addresses[c] for c in own.src] == [part.addresses[c] for c in part.src]
+    render = ConnectionSpool(connection_json).render
+    expected = engine.walk_slice(part, 1e10, Parameters(), render)
+    got = engine.walk_slice(own, 1e10, Parameters(), render)
+    assert got.documents == expected.documents
+    assert got.time_wait == expected.time_wait
+    assert got.findings == expected.findings
+
+
+def test_own_addresses_keep_the_order_that_picks_the_client(tmp_path):
+    """Mid-stream, with equal ports, the client is the endpoint of the higher code."""
+    from analyzer.capture import read_segments
+
+    a, b, c = "10.0.0.9", "10.0.0.5", "10.0.0.7"
+    packets = [
+        Ether() / IP(src=src, dst=dst) / TCP(sport=5000, dport=5000, flags="A", seq=100 + i)
+        for i, (src, dst) in enumerate([(a, b), (b, a), (c, b), (b, c)])
+    ]
+    for i, p in enumerate(packets):
+        p.time = 1_700_000_000 + i
+    wrpcap(str(tmp_path / "equal-ports.pcap"), packets)
+    seg = read_segments(str(tmp_path / "equal-ports.pcap")).only(engine.ANALYSED_COLUMNS)
+    part = seg.take(np.arange(2, 4))  # b and c: codes 1 and 2 become 0 and 1
+    render = ConnectionSpool(connection_json).render
+    expected = engine.walk_slice(part, 1e10, Parameters(), render)
+    got = engine.walk_slice(part.with_own_addresses(), 1e10, Parameters(), render)
+    assert got.documents == expected.documents
+    assert b'"client":{"ip":"10.0.0.7"' in expected.documents[0]

@@ -10,6 +10,7 @@ from .analysis import Analysis, analyze
 from .capture import CaptureError
 from .model import Connection, Endpoint, Event, TimeWait
 from .parameters import Parameters
+from .streamed import StreamedAnalysis, stream
 from .vocabulary import CloseKind, EventKind, FindingKind, Severity, Side, State, TimeWaitEnd
 
 __all__ = [
@@ -25,7 +26,9 @@ __all__ = [
     "Severity",
     "Side",
     "State",
+    "StreamedAnalysis",
     "TimeWait",
     "TimeWaitEnd",
     "analyze",
+    "stream",
 ]

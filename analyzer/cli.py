@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import pickle
 import sys
 from collections.abc import Sequence
 from functools import partial
@@ -26,6 +25,7 @@ from .output.table import ROW_FIELDS, csv_line, csv_text
 from .output.text import TABLE_LIMIT, table_line, write_text_from
 from .output.zeek import ConnLogSpool, write_conn_log_from
 from .parameters import DEFAULT_MAX_CONNECTIONS, LINUX_PORT_RANGE, LINUX_TIME_WAIT, Parameters
+from .streamed import StreamedAnalysis
 from .vocabulary import SEVERITY_RANK, Severity
 
 EXIT_OK = 0
@@ -229,16 +229,11 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 
 def _ladder(a: Analysis, spool: ConnectionSpool, kept, wanted: int) -> str:
     """Connection ``wanted``'s ladder, from a spool of pickled connections."""
-    if not 1 <= wanted <= len(kept):
-        # A usage error: exit status 2, as argparse gives.
-        print(
-            f"teardown: {a.capture.path}: no connection {wanted} (it has {len(kept)})",
-            file=sys.stderr,
-        )
-        raise SystemExit(2)
-    _, data = next(spool.numbered(kept, start=wanted))
-    conn = pickle.loads(data)
-    conn.id = wanted
+    try:
+        conn = StreamedAnalysis(a, spool, kept).connection(wanted)
+    except IndexError as e:
+        print(f"teardown: {e}", file=sys.stderr)
+        raise SystemExit(2) from None  # a usage error: exit status 2, as argparse gives
     return ladder(conn)
 
 

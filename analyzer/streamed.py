@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import pickle
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -23,7 +24,7 @@ from .capture import CaptureInfo
 from .findings import ReportedFindings
 from .model import Connection
 from .output.spool import ConnectionSpool, pickled
-from .parameters import DEFAULT_MAX_CONNECTIONS, LINUX_PORT_RANGE, LINUX_TIME_WAIT, Parameters
+from .parameters import Parameters
 from .timewait import TimeWaitSummary
 
 
@@ -78,25 +79,16 @@ class StreamedAnalysis:
         self.close()
 
 
-def stream(
-    path: str,
-    *,
-    time_wait: float = LINUX_TIME_WAIT,
-    port_range: tuple[int, int] = LINUX_PORT_RANGE,
-    port_share: float = 0.5,
-    close_wait_threshold: float = 10.0,
-    max_connections: int = DEFAULT_MAX_CONNECTIONS,
-    workers: int = 0,
-) -> StreamedAnalysis:
+def stream(path: str, *, workers: int = 0, **options: Any) -> StreamedAnalysis:
     """Analyse one capture as ``analyze`` does, holding no connection in memory.
 
-    The options are ``analyze``'s; ``workers`` processes walk the connections
-    (0: all in this process). Raises ``analyzer.capture.CaptureError`` when the
-    file cannot be read at all.
+    ``options`` are ``analyze``'s (the fields of ``Parameters``: time_wait,
+    port_range, port_share, close_wait_threshold, max_connections);
+    ``workers`` processes walk the connections (0: all in this process).
+    Raises ``analyzer.capture.CaptureError`` when the file cannot be read at all.
     """
-    params = Parameters(
-        time_wait, tuple(port_range), port_share, close_wait_threshold, max_connections
-    )
+    params = Parameters(**options)
+    params.port_range = tuple(params.port_range)
     spool = ConnectionSpool(pickled, as_text=False)
     try:
         a, outcome = stream_analysis(path, spool, params, workers=workers)

@@ -4,6 +4,7 @@
     python bench/run.py --memory-scaling      # end to end on 1M and 5M packets
     python bench/run.py --memory-scaling --bulk   # the same, one bulk-transfer connection
     python bench/run.py --memory-scaling --report # the same through teardown report --jobs 1
+    python bench/run.py --memory-scaling --flood  # the same, a SYN flood (flood.py)
     python bench/run.py --small               # ~1 MB capture, start-up included
 
 Each measurement runs in its own child process; wall time is measured around
@@ -384,15 +385,16 @@ def bench_report(path: Path, python: str, packets: int, name: str) -> Result:
     return r
 
 
-def ensure_bulk_capture(packets: int, python: str) -> tuple[Path, dict]:
-    """One bulk-transfer connection of ``packets`` packets (bulk.py)."""
+def ensure_made_capture(kind: str, packets: int, python: str) -> tuple[Path, dict]:
+    """``packets`` packets: one bulk-transfer connection (bulk.py) or a SYN flood (flood.py)."""
     OUT.mkdir(exist_ok=True)
-    path = OUT / f"bulk-{packets}.pcap"
+    path = OUT / f"{kind}-{packets}.pcap"
     if not path.exists():
         print(f"generating {path.relative_to(ROOT)} ...", flush=True)
-        cmd = [python, str(BENCH / "bulk.py"), str(path), "--packets", str(packets)]
+        cmd = [python, str(BENCH / f"{kind}.py"), str(path), "--packets", str(packets)]
         subprocess.run(cmd, check=True)
-    return path, {"packets": packets, "connections": 1}
+    connections = 1 if kind == "bulk" else (packets + 1) // 2
+    return path, {"packets": packets, "connections": connections}
 
 
 def main_memory(args: argparse.Namespace) -> None:
@@ -401,8 +403,8 @@ def main_memory(args: argparse.Namespace) -> None:
     else:
         runs = {"worker processes (default)": [], ONE_PROCESS: []}
     for n in (1_000_000, 5_000_000):
-        if args.bulk:
-            path, truth = ensure_bulk_capture(n, args.python)
+        if args.bulk or args.flood:
+            path, truth = ensure_made_capture("bulk" if args.bulk else "flood", n, args.python)
         else:
             path, truth = ensure_capture(n, args.concurrency, args.seed, args.python)
         warm_cache(path)
@@ -476,6 +478,11 @@ def main(argv: list[str] | None = None) -> int:
         help="with --memory-scaling: captures of one bulk-transfer connection (bulk.py)",
     )
     ap.add_argument(
+        "--flood",
+        action="store_true",
+        help="with --memory-scaling: captures of a SYN flood from spoofed sources (flood.py)",
+    )
+    ap.add_argument(
         "--report",
         action="store_true",
         help="with --memory-scaling: through teardown report (one worker) instead",
@@ -489,8 +496,10 @@ def main(argv: list[str] | None = None) -> int:
         help="interpreter for the children",
     )
     args = ap.parse_args(argv)
-    if (args.bulk or args.report) and not args.memory_scaling:
-        ap.error("--bulk and --report go with --memory-scaling")
+    if (args.bulk or args.flood or args.report) and not args.memory_scaling:
+        ap.error("--bulk, --flood and --report go with --memory-scaling")
+    if args.bulk and args.flood:
+        ap.error("--bulk or --flood, not both")
     if not Path(args.python).exists():
         args.python = sys.executable
     sys.stdout.reconfigure(line_buffering=True)  # progress shows when piped

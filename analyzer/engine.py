@@ -63,6 +63,10 @@ CLOSED_MARGIN = 10.0
 SETTLE_ROUNDS = 8
 # Segments walked at once: bounds the Python objects alive at any time.
 SLICE_SEGMENTS = 50_000
+# ... and at most this many groups: a connection's objects (events, findings,
+# Zeek's record) cost far more than its segments', and a SYN flood is all
+# connections of one or two segments.
+SLICE_GROUPS = 5_000
 # Slices close at the first group boundary past SLICE_SEGMENTS, so one over
 # this many times SLICE_SEGMENTS is mostly a single group.
 HUGE_SLICE_FACTOR = 4
@@ -348,7 +352,8 @@ class Engine:
 
 
 def _slices(seg: SegmentTable, group: np.ndarray, groups: TupleGroups):
-    """Row sets of about ``SLICE_SEGMENTS`` segments, whole groups, frame order.
+    """Row sets of about ``SLICE_SEGMENTS`` segments (at most ``SLICE_GROUPS``
+    groups), whole groups, frame order.
 
     Two groups of one 4-tuple never share a slice: inside a slice, connections
     are found per 4-tuple, and the later group must start afresh.
@@ -370,11 +375,12 @@ def _slices(seg: SegmentTable, group: np.ndarray, groups: TupleGroups):
     boundaries = np.flatnonzero((g[1:] != g[:-1]) | (r[1:] != r[:-1])) + 1
     new_tuple = (r[boundaries] != r[boundaries - 1]).tolist()
     del g, r, row_repeat  # only ``order`` is needed while the slices are walked
-    start = 0
+    start = groups_in_slice = 0
     for b, forced in zip(boundaries.tolist(), new_tuple):
-        if forced or b - start >= SLICE_SEGMENTS:
+        groups_in_slice += 1
+        if forced or b - start >= SLICE_SEGMENTS or groups_in_slice >= SLICE_GROUPS:
             yield np.sort(order[start:b])
-            start = b
+            start, groups_in_slice = b, 0
     yield np.sort(order[start:])
 
 

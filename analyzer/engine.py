@@ -298,8 +298,12 @@ class Engine:
         slices = _slices(seg, group, groups)
         args = (capture_end, self.params, self.sink.render)
         for rows in slices:
-            # One slice of everything (a huge group, a small capture) is not copied.
+            # One slice of everything (a huge group, a small capture) is not
+            # copied. Each slice carries the texts of its own addresses: the
+            # capture's are made only when asked (``capture.addresses``), and a
+            # slice sent to a worker would carry them all.
             part = seg if len(rows) == len(seg) else seg.take(rows)
+            part = part.with_own_addresses()
             # A small capture is done before a pool of processes would start.
             # Only a huge group (a bulk transfer) makes a huge slice: sent to a
             # worker, it would be in memory three times (here, pickled, there)
@@ -312,7 +316,6 @@ class Engine:
             if self._pool is None:
                 self._pool = ProcessPoolExecutor(self.workers, _fork_context())
             self._wait(until=2 * self.workers)
-            part = part.with_own_addresses()
             self._running.add(self._pool.submit(walk_slice, part, *args))
             del part
 

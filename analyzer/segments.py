@@ -27,7 +27,7 @@ sack_perm    SACK-permitted option present
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -95,7 +95,7 @@ class SegmentTable:
     """Columns of equal length, one row per TCP segment (see module doc)."""
 
     columns: dict[str, np.ndarray]
-    addresses: list[str] = field(default_factory=list)
+    addresses: Sequence[str] = field(default_factory=list)  # by code
 
     def __post_init__(self) -> None:
         lengths = {len(a) for a in self.columns.values()}
@@ -141,7 +141,7 @@ class SegmentTable:
         return SegmentTable({n: a[rows] for n, a in self.columns.items()}, self.addresses)
 
     def with_own_addresses(self) -> SegmentTable:
-        """The same rows with an address list of only the addresses they use.
+        """The same rows with a list of the texts of only the addresses they use.
 
         Codes keep their order (a code's rank among those used), so whatever
         compares endpoints by code compares them the same way. A slice sent to
@@ -153,7 +153,8 @@ class SegmentTable:
         columns = dict(self.columns)
         codes = codes.astype(self.src.dtype)
         columns["src"], columns["dst"] = codes[:n], codes[n:]
-        return SegmentTable(columns, [self.addresses[i] for i in used.tolist()])
+        addresses = self.addresses
+        return SegmentTable(columns, [addresses[i] for i in used.tolist()])
 
     def rows(self) -> Iterable[dict]:
         """Rows as plain dicts with addresses as text (for CSV/JSON output)."""
@@ -194,7 +195,7 @@ class SegmentTableBuilder:
             column[self.filled : self.filled + n] = batch.columns[name]
         self.filled += n
 
-    def table(self, addresses: list[str]) -> SegmentTable:
+    def table(self, addresses: Sequence[str]) -> SegmentTable:
         parts = []
         if self.columns is not None:
             parts.append(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import socket
 import stat
 import sys
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ import numpy as np
 
 from ..segments import COLUMNS, SegmentTable, SegmentTableBuilder
 from . import linklayer
+from .addresses import AddressBook
 from .errors import CaptureError, CaptureProblem
 from .gzipstream import GzipDamage, GzipStream
 from .ip import PROTO_TCP, decode_ip
@@ -61,46 +61,6 @@ class CaptureInfo:
     @property
     def last_time(self) -> float | None:
         return None if self.last_ns is None else self.last_ns / 1e9
-
-
-class _AddressBook:
-    """Interns 16-byte addresses to small integer codes shared by all batches."""
-
-    def __init__(self) -> None:
-        self.codes: dict[bytes, int] = {}
-        self.texts: list[str] = []
-
-    def encode(self, raw: np.ndarray) -> np.ndarray:
-        if len(raw) == 0:
-            return np.empty(0, np.int32)
-        # Sorting 16-byte keys is slow; sorting by two 64-bit halves is fast.
-        halves = np.ascontiguousarray(raw).view(np.uint64)
-        order = np.lexsort((halves[:, 1], halves[:, 0]))
-        ordered = halves[order]
-        new = np.ones(len(order), bool)
-        new[1:] = (ordered[1:] != ordered[:-1]).any(axis=1)
-        group = np.cumsum(new) - 1
-        # One bytes object for all distinct addresses, sliced: far cheaper than
-        # one tobytes() call per address.
-        blob = raw[order[new]].tobytes()
-        code = self._code
-        lookup = np.array([code(blob[i : i + 16]) for i in range(0, len(blob), 16)], np.int32)
-        codes = np.empty(len(raw), np.int32)
-        codes[order] = lookup[group]
-        return codes
-
-    def _code(self, key: bytes) -> int:
-        code = self.codes.get(key)
-        if code is None:
-            code = self.codes[key] = len(self.texts)
-            self.texts.append(_address_text(key))
-        return code
-
-
-def _address_text(key: bytes) -> str:
-    if key[:12] == b"\0" * 10 + b"\xff\xff":
-        return socket.inet_ntop(socket.AF_INET, key[12:])
-    return socket.inet_ntop(socket.AF_INET6, key)
 
 
 def _size_hint(stream: BinaryIO | GzipStream) -> int:
@@ -144,7 +104,7 @@ class CaptureReader:
         self.path = path
         self.chunk_bytes = chunk_bytes
         self.info = CaptureInfo(path=path)
-        self.addresses = _AddressBook()
+        self.addresses = AddressBook()
         self._unsupported: dict[int, int] = {}
 
     def __iter__(self) -> Iterator[SegmentTable]:

@@ -1,0 +1,67 @@
+"""The address book gives the codes a plain dict would, in far less memory."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import numpy as np
+import pytest
+
+from analyzer.capture.addresses import AddressBook
+
+
+def mapped(text: str) -> bytes:
+    address = ipaddress.ip_address(text)
+    if address.version == 4:
+        return bytes(10) + b"\xff\xff" + address.packed
+    return address.packed
+
+
+def text(address: str) -> str:
+    """As the reader writes it: an IPv4-mapped IPv6 address as the IPv4 address."""
+    a = ipaddress.ip_address(address)
+    return str(a.ipv4_mapped if a.version == 6 and a.ipv4_mapped else a)
+
+
+class DictBook:
+    """The reference: codes in order of a batch's sorted distinct addresses."""
+
+    def __init__(self) -> None:
+        self.codes: dict[bytes, int] = {}
+
+    def encode(self, raw: np.ndarray) -> list[int]:
+        halves = np.ascontiguousarray(raw).view(np.uint64)
+        for i in np.lexsort((halves[:, 1], halves[:, 0])).tolist():
+            self.codes.setdefault(raw[i].tobytes(), len(self.codes))
+        return [self.codes[row.tobytes()] for row in raw]
+
+
+def test_codes_and_texts_over_many_batches():
+    rng = np.random.default_rng(5)
+    pool = [f"10.{i % 7}.{i % 5}.{i}" for i in range(200)]
+    pool += [f"2001:db8::{i:x}" for i in range(100)]
+    pool += ["::ffff:0:1", "0.0.0.0", "255.255.255.255", "::", "::1", "ffff::"]
+    book, reference = AddressBook(), DictBook()
+    for _ in range(30):
+        batch = [pool[i] for i in rng.integers(0, len(pool), int(rng.integers(0, 80)))]
+        raw = np.frombuffer(b"".join(mapped(t) for t in batch), np.uint8).reshape(-1, 16)
+        codes = book.encode(raw)
+        assert codes.tolist() == reference.encode(raw)
+        assert [book.texts[c] for c in codes.tolist()] == [text(t) for t in batch]
+    assert len(book.texts) == len(reference.codes) == book.count
+    with pytest.raises(IndexError):
+        book.texts[book.count]
+
+
+def test_a_million_addresses_take_little_memory():
+    book = AddressBook()
+    rng = np.random.default_rng(1)
+    for _ in range(10):
+        v4 = rng.integers(0, 1 << 32, 100_000, dtype=np.uint64).astype(">u4")
+        raw = np.zeros((len(v4), 16), np.uint8)
+        raw[:, 10:12] = 0xFF
+        raw[:, 12:] = v4.view(np.uint8).reshape(-1, 4)
+        book.encode(raw)
+    held = book._raw.nbytes + book._v4_keys.nbytes + book._v4_codes.nbytes
+    assert book.count > 990_000
+    assert held / book.count < 48  # bytes per address (a dict and texts: about 180)

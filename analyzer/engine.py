@@ -153,7 +153,7 @@ def _walk_slice(seg: SegmentTable, capture_end: float, params: Parameters, rende
         first_frames=np.fromiter((c.id for c in connections), np.int64, len(connections)),
         findings=judged,
         artefacts=artefacts,
-        time_wait=time_wait_rows(connections),
+        time_wait=time_wait_rows(connections, seg.addresses),
     )
     if render is None:
         products.connections, products.records = connections, records
@@ -254,7 +254,7 @@ class Engine:
         self.ledger = TimeWaitLedger()
         self.first_frames: list[np.ndarray] = []
         self._pool: ProcessPoolExecutor | None = None
-        self._running: set[Future] = set()
+        self._running: dict[Future, np.ndarray] = {}  # slice being walked -> its address codes
 
     def run(self, path: str, *, chunk_bytes: int = CHUNK_BYTES) -> Outcome:
         try:
@@ -289,7 +289,7 @@ class Engine:
         capture_end = max(info.last_time or 0.0, groups.clock / NS if groups.count else 0.0)
         self._settle(waiting, groups, groups.settle(everything=True), capture_end=capture_end)
         self._wait(until=0)
-        return self._finish(info, capture_end)
+        return self._finish(info, capture_end, reader.addresses.texts)
 
     def _settle(self, waiting: _Waiting, groups: TupleGroups, due, *, capture_end) -> None:
         marked = np.zeros(groups.count, bool)
@@ -303,7 +303,7 @@ class Engine:
             # capture's are made only when asked (``capture.addresses``), and a
             # slice sent to a worker would carry them all.
             part = seg if len(rows) == len(seg) else seg.take(rows)
-            part = part.with_own_addresses()
+            part, codes = part.with_own_addresses()
             # A small capture is done before a pool of processes would start.
             # Only a huge group (a bulk transfer) makes a huge slice: sent to a
             # worker, it would be in memory three times (here, pickled, there)
@@ -311,28 +311,29 @@ class Engine:
             small_capture = self._pool is None and len(seg) <= SLICE_SEGMENTS
             huge = len(rows) > HUGE_SLICE_FACTOR * SLICE_SEGMENTS
             if not self.workers or small_capture or huge:
-                self._absorb(walk_slice(part, *args))
+                self._absorb(walk_slice(part, *args), codes)
                 continue
             if self._pool is None:
                 self._pool = ProcessPoolExecutor(self.workers, _fork_context())
             self._wait(until=2 * self.workers)
-            self._running.add(self._pool.submit(walk_slice, part, *args))
+            self._running[self._pool.submit(walk_slice, part, *args)] = codes
             del part
 
     def _wait(self, *, until: int) -> None:
         """Absorb finished slices until at most ``until`` are still running."""
         while len(self._running) > until:
-            done, self._running = wait(self._running, return_when=FIRST_COMPLETED)
+            done, _ = wait(self._running, return_when=FIRST_COMPLETED)
             for future in done:
-                self._absorb(future.result())
+                self._absorb(future.result(), self._running.pop(future))
 
-    def _absorb(self, p: SliceProducts) -> None:
+    def _absorb(self, p: SliceProducts, codes: np.ndarray) -> None:
+        """A walked slice; ``codes`` turn its address codes into the capture's."""
         self.findings.keep(p.findings, p.artefacts)
-        self.ledger.add(p.time_wait)
+        self.ledger.add(p.time_wait, codes)
         self.first_frames.append(p.first_frames)
         self.sink.add(p)
 
-    def _finish(self, info: CaptureInfo, capture_end: float) -> Outcome:
+    def _finish(self, info: CaptureInfo, capture_end: float, addresses) -> Outcome:
         s = self.params
         first_frames = np.sort(np.concatenate([np.empty(0, np.int64), *self.first_frames]))
         if len(first_frames) > s.max_connections:
@@ -342,7 +343,7 @@ class Engine:
             )
             first_frames = first_frames[: s.max_connections]
         last = int(first_frames[-1]) if len(first_frames) else None
-        summary = self.ledger.summary(s.time_wait, last)
+        summary = self.ledger.summary(s.time_wait, addresses, last)
         findings = self.findings.finish(
             info,
             summary,

@@ -140,8 +140,9 @@ class SegmentTable:
         """The rows selected by an index array or boolean mask, same addresses."""
         return SegmentTable({n: a[rows] for n, a in self.columns.items()}, self.addresses)
 
-    def with_own_addresses(self) -> SegmentTable:
-        """The same rows with a list of the texts of only the addresses they use.
+    def with_own_addresses(self) -> tuple[SegmentTable, np.ndarray]:
+        """The same rows with a list of the texts of only the addresses they use,
+        and the codes those addresses had (new code -> old code).
 
         Codes keep their order (a code's rank among those used), so whatever
         compares endpoints by code compares them the same way. A slice sent to
@@ -154,7 +155,7 @@ class SegmentTable:
         codes = codes.astype(self.src.dtype)
         columns["src"], columns["dst"] = codes[:n], codes[n:]
         addresses = self.addresses
-        return SegmentTable(columns, [addresses[i] for i in used.tolist()])
+        return SegmentTable(columns, [addresses[i] for i in used.tolist()]), used
 
     def rows(self) -> Iterable[dict]:
         """Rows as plain dicts with addresses as text (for CSV/JSON output)."""

@@ -10,6 +10,7 @@ for that destination until it ends.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -140,9 +141,11 @@ class TimeWaitSummary:
         }
 
 
-def time_wait_rows(connections: list[Connection]) -> list[tuple]:
-    """What ``TimeWaitLedger`` keeps of each connection: id, client, server, port,
-    the time of a new connection (a client SYN was seen) and the TIME_WAIT holders."""
+def time_wait_rows(connections: list[Connection], addresses: Sequence[str]) -> list[tuple]:
+    """What ``TimeWaitLedger`` keeps of each connection: id, client, server (their
+    codes in ``addresses``), port, the time of a new connection (a client SYN
+    was seen) and the TIME_WAIT holders."""
+    code = {text: i for i, text in enumerate(addresses)}
     rows = []
     for c in connections:
         tw = c.time_wait
@@ -153,7 +156,7 @@ def time_wait_rows(connections: list[Connection]) -> list[tuple]:
             sides = (Side.CLIENT, Side.SERVER) if tw.side is Side.BOTH else (tw.side,)
             holders = tuple((side is Side.CLIENT, tw.start, tw.end) for side in sides)
         syn_time = c.first_time if c.isn_client is not None else None
-        rows.append((c.id, c.client.ip, c.server.ip, c.server.port, syn_time, holders))
+        rows.append((c.id, code[c.client.ip], code[c.server.ip], c.server.port, syn_time, holders))
     return rows
 
 
@@ -173,26 +176,23 @@ class TimeWaitLedger:
     Connections arrive in any order (a streaming analysis settles them when
     their 4-tuple falls silent); each is named by its provisional id, the first
     frame, so that ``summary`` can take them in capture order and leave out
-    those beyond a connection limit. Addresses are kept as small codes: a
-    capture of millions of connections has hundreds of thousands of
-    client/server pairs, and numbers are far smaller than strings. The rows
-    wait on temporary files (about 60 bytes per connection): they are read
-    only for the summary, once the capture's segments have left memory.
+    those beyond a connection limit. Addresses are kept as the reader's codes:
+    a flood from spoofed sources has millions of them. The rows wait on
+    temporary files (about 60 bytes per connection): they are read only for
+    the summary, once the capture's segments have left memory.
     """
 
     def __init__(self) -> None:
-        self._ips: dict[str, int] = {}
         self._syn = RecordFile(_SYN_ROW)
         self._held = RecordFile(_HELD_ROW)
 
-    def _ip(self, ip: str) -> int:
-        return self._ips.setdefault(ip, len(self._ips))
-
-    def add(self, rows: list[tuple]) -> None:
-        """Rows from ``time_wait_rows`` (made here or in another process)."""
+    def add(self, rows: list[tuple], codes: np.ndarray) -> None:
+        """Rows from ``time_wait_rows`` (made here or in another process) of a
+        slice whose address code ``i`` is the capture's ``codes[i]``."""
+        capture_code = codes.tolist()
         syns, held = [], []
         for conn, client, server, port, syn_time, holders in rows:
-            dest = (conn, self._ip(client), self._ip(server), port)
+            dest = (conn, capture_code[client], capture_code[server], port)
             if syn_time is not None:
                 syns.append((*dest, syn_time))
             held.extend((*dest, by_client, start, end) for by_client, start, end in holders)
@@ -203,8 +203,11 @@ class TimeWaitLedger:
         self._syn.close()
         self._held.close()
 
-    def summary(self, time_wait: float, last_connection: int | None = None) -> TimeWaitSummary:
-        """Hosts and destinations; only connections up to ``last_connection`` if given."""
+    def summary(
+        self, time_wait: float, addresses: Sequence[str], last_connection: int | None = None
+    ) -> TimeWaitSummary:
+        """Hosts and destinations (``addresses``: the capture's, by code); only
+        connections up to ``last_connection`` if given."""
         syn = self._syn.load()
         tw = self._held.load()
         syns = _in_capture_order(syn["conn"], last_connection)
@@ -213,7 +216,7 @@ class TimeWaitLedger:
         syn_time, tw_start, tw_end = syn["time"], tw["start"], tw["end"]
         by_client = tw["by_client"].astype(bool)
 
-        ips = list(self._ips)
+        ips = addresses
         host = np.where(by_client, tw["client"], tw["server"])
         host_occupancy = occupancies(host, tw_start, tw_end)
         hosts = [HostTimeWait(ips[h], host_occupancy[h]) for h in _first_appearance(host)]

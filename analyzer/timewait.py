@@ -225,9 +225,24 @@ class TimeWaitLedger:
         # Destinations (client, server, port) numbered over both tables at once.
         columns = [np.concatenate([syn[k], tw[k]]).astype(np.int64) for k, _ in _DESTINATION]
         names, dest = _numbered_rows(columns)
+        del columns
+        # Only a destination with enough new connections for a rate, or with
+        # TIME_WAIT held by its client, can be listed (below): the rest (all of
+        # a flood from spoofed sources) leave now, and the arrays stay small.
         syn_dest, tw_dest = dest[: len(syns)], dest[len(syns) :]
-        n = len(names[0])
-        opened = np.bincount(syn_dest, minlength=n)
+        opened = np.bincount(syn_dest, minlength=len(names[0]))
+        listable = (opened >= MIN_CONNECTIONS_FOR_RATE) | (
+            np.bincount(tw_dest[by_client], minlength=len(opened)) > 0
+        )
+        renumber = np.cumsum(listable) - 1
+        names, opened = [column[listable] for column in names], opened[listable]
+        keep = listable[syn_dest]
+        syn_dest, syn_time = renumber[syn_dest[keep]], syn_time[keep]
+        keep = listable[tw_dest]
+        tw_dest, by_client = renumber[tw_dest[keep]], by_client[keep]
+        tw_start, tw_end = tw_start[keep], tw_end[keep]
+        del dest, keep, listable, renumber
+        n = len(opened)
         first_syn, last_syn = np.full(n, np.inf), np.full(n, -np.inf)
         np.minimum.at(first_syn, syn_dest, syn_time)
         np.maximum.at(last_syn, syn_dest, syn_time)

@@ -1,6 +1,6 @@
 """Write a capture of a SYN flood: millions of connections of two packets each.
 
-    python bench/flood.py OUT.pcap [--packets 5000000] [--rate 10000]
+    python bench/flood.py OUT.pcap [--packets 5000000] [--rate 2000]
 
 The short-connection benchmark (generate.py) reuses a few thousand client
 addresses; a flood from spoofed sources does not. Every SYN comes from its
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out", type=Path)
     ap.add_argument("--packets", type=int, default=5_000_000, help="records in the file")
-    ap.add_argument("--rate", type=float, default=10_000.0, help="SYNs a second")
+    ap.add_argument("--rate", type=float, default=2_000.0, help="SYNs a second")
     args = ap.parse_args(argv)
     if args.packets < 2 or args.rate <= 0:
         ap.error("--packets must be at least 2 and --rate positive")

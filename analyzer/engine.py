@@ -191,6 +191,10 @@ class _Waiting:
     def __init__(self) -> None:
         self.batches: list[tuple[SegmentTable, np.ndarray]] = []
 
+    def __len__(self) -> int:
+        """Segments waiting."""
+        return sum(len(groups) for _, groups in self.batches)
+
     def add(self, batch: SegmentTable, groups: np.ndarray) -> None:
         self.batches.append((batch, groups))
 
@@ -287,7 +291,12 @@ class Engine:
         info = reader.info
         # The capture ends at its last frame, or later if the clock stepped back.
         capture_end = max(info.last_time or 0.0, groups.clock / NS if groups.count else 0.0)
-        self._settle(waiting, groups, groups.settle(everything=True), capture_end=capture_end)
+        # What still waits settles a part at a time: taken at once, all of it
+        # would be in memory twice (the 5M benchmark's peak).
+        due = groups.settle(everything=True)
+        parts = -(-len(waiting) // WAITING_BATCH_SEGMENTS) or 1
+        for part in np.array_split(due, parts):
+            self._settle(waiting, groups, part, capture_end=capture_end)
         self._wait(until=0)
         return self._finish(info, capture_end, reader.addresses.texts)
 

@@ -74,10 +74,10 @@ def test_segments_made_into_objects_a_few_at_a_time_give_the_same_answer(path, m
     "name",
     ["port-reuse-client-time-wait.pcap", "timewait-pileup.pcap", "duplicate-frames.pcap"],
 )
-@pytest.mark.parametrize("cap", ["SLICE_SEGMENTS", "SLICE_GROUPS"])
+@pytest.mark.parametrize("cap", ["SLICE_SEGMENTS", "SLICE_GROUPS", "WAITING_BATCH_SEGMENTS"])
 def test_worker_processes_give_the_same_document(name, cap, monkeypatch):
-    # Slices of a few segments (or groups), so that many go to the workers and
-    # come back in any order.
+    # Slices of a few segments (or groups; or the last settle in parts), so
+    # that many go to the workers and come back in any order.
     monkeypatch.setattr(engine, cap, 8)
     path = ROOT / "captures" / name
     assert document(path, WHOLE_FILE, workers=2) == document(path, WHOLE_FILE)

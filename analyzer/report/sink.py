@@ -60,6 +60,10 @@ def _render(documents, rows, connections: list[Connection], records, named: set[
 
 
 class ReportSink:
+    """The engine's sink for one capture of a report (``engine.ConnectionSink``):
+    ``documents`` and ``rows`` give back the JSON and the CSV rows in id order;
+    ``closes`` and ``connections`` the counts and the connections to draw."""
+
     def __init__(self) -> None:
         self.documents = ConnectionSpool(connection_json)
         self.rows = ConnectionSpool(report_row)

@@ -50,12 +50,8 @@ class Occupancy:
         counts = np.array([n for _, n in series], np.int64)
         return cls(times, counts, peak, peak_time)
 
-    @classmethod
-    def from_intervals(cls, starts: np.ndarray, ends: np.ndarray) -> Occupancy:
-        return occupancies(np.zeros(len(starts), np.int64), starts, ends).get(0, _EMPTY)
 
-
-_EMPTY = Occupancy(np.empty(0), np.empty(0, np.int64), 0, None)
+_EMPTY = Occupancy(np.empty(0), np.empty(0, np.int64), 0, None)  # no intervals
 
 
 def occupancies(keys: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> dict[int, Occupancy]:

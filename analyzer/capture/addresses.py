@@ -38,9 +38,7 @@ class AddressTexts(Sequence):
     def __len__(self) -> int:
         return self._book.count
 
-    def __getitem__(self, code):
-        if isinstance(code, slice):
-            return [self[i] for i in range(*code.indices(len(self)))]
+    def __getitem__(self, code: int) -> str:
         if not -len(self) <= code < len(self):
             raise IndexError(f"address code {code} out of range")
         return address_text(self._book.raw[code].tobytes())

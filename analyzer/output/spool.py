@@ -53,6 +53,11 @@ class ConnectionSpool:
         self._spill.extend(blob, sizes)
         self._first_frames.extend(first_frames.tolist())
 
+    @property
+    def first_frames(self) -> np.ndarray:
+        """The provisional ids (first frames) of the connections spooled, in spool order."""
+        return np.frombuffer(self._first_frames, np.int64)
+
     def numbered(
         self, first_frames: np.ndarray, start: int = 1
     ) -> Iterator[tuple[int, str | bytes]]:
@@ -62,8 +67,7 @@ class ConnectionSpool:
         ``first_frames`` are the kept connections' first frames, ascending
         (``engine.Outcome``): connection ``i + 1`` is the one at ``i``.
         """
-        spooled = np.frombuffer(self._first_frames, np.int64)
-        order = np.argsort(spooled)[start - 1 : len(first_frames)]
+        order = np.argsort(self.first_frames)[start - 1 : len(first_frames)]
         for new_id, data in enumerate(self._spill.read(order), start):
             yield new_id, data.decode() if self._as_text else data
 

@@ -68,21 +68,20 @@ class ReportSink:
         self.documents = ConnectionSpool(connection_json)
         self.rows = ConnectionSpool(report_row)
         self.render = partial(_render, self.documents.render, self.rows.render)
-        self._first_frames, self._closes = array("q"), array("B")
+        self._closes = array("B")  # in the documents' spool order
         self._drawn, self._drawn_frames = Spill(), array("q")
 
     def add(self, products: SliceProducts) -> None:
         documents, rows, closes, drawn, drawn_frames = products.documents
         self.documents.keep(documents, products.first_frames)
         self.rows.keep(rows, products.first_frames)
-        self._first_frames.extend(products.first_frames.tolist())
         self._closes.frombytes(closes)
         self._drawn.extend(b"".join(drawn), [len(d) for d in drawn])
         self._drawn_frames.extend(drawn_frames)
 
     def closes(self, kept: np.ndarray) -> dict[str, Counter]:
         """close kind -> active closer -> connections, over the kept connections."""
-        first_frames = np.frombuffer(self._first_frames, np.int64)
+        first_frames = self.documents.first_frames
         codes = np.frombuffer(self._closes, np.uint8)
         codes = codes[first_frames <= kept[-1]] if len(kept) else codes[:0]
         counts: dict[str, Counter] = {}

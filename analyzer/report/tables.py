@@ -22,6 +22,16 @@ FINDINGS_SHOWN = 300  # findings listed in the HTML (all are in findings.jsonl)
 CSV_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 
+def host_size(host: dict[str, Any]) -> int:
+    """How busy a TIME_WAIT host is, for the occupancy plots."""
+    return host["peak"]
+
+
+def destination_size(destination: dict[str, Any]) -> float:
+    """How busy a destination is (0: nothing to plot)."""
+    return max(destination["peak"], destination["forecast"] or 0)
+
+
 def csv_cell(value: Any) -> Any:
     """A text cell a spreadsheet would run as a formula is prefixed with a quote."""
     if isinstance(value, str) and value.startswith(CSV_TRIGGERS):
@@ -128,19 +138,14 @@ def write_tables(
             tw = state["time_wait"]
             for h in tw.get("hosts", []):
                 order += 1
-                _top(
-                    hosts, (h["peak"], -order, {"capture": name, **h, "end": capture_end}), BUSIEST
-                )
+                item = {"capture": name, **h, "end": capture_end}
+                _top(hosts, (host_size(h), -order, item), BUSIEST)
             for d in tw.get("destinations", []):
-                if not d["peak"] and not d["forecast"]:
+                if not destination_size(d):
                     continue
                 order += 1
-                size = max(d["peak"], d["forecast"] or 0)
-                _top(
-                    destinations,
-                    (size, -order, {"capture": name, **d, "end": capture_end}),
-                    BUSIEST,
-                )
+                item = {"capture": name, **d, "end": capture_end}
+                _top(destinations, (destination_size(d), -order, item), BUSIEST)
             entry["ladders"] = sorted(ladders, key=int)  # ids; the images stay on disk
             entry["slug"] = state["slug"]
     totals["findings"] = findings_total

@@ -40,7 +40,7 @@ from ..output.document import numbered_json, write_json
 from ..parameters import Parameters
 from ..vocabulary import SEVERITY_RANK
 from .sink import ReportSink
-from .tables import BUSIEST
+from .tables import BUSIEST, destination_size, host_size
 
 LADDERS_PER_CAPTURE = 5  # ladder diagrams drawn per capture, worst finding first
 LADDER_MAX_EVENTS = 60  # longer connections are drawn teardown-only, or not at all
@@ -86,10 +86,10 @@ def _busiest(items: list[dict[str, Any]], size) -> list[dict[str, Any]]:
 
 def _time_wait(a: Analysis) -> dict[str, Any]:
     summary = a.time_wait_summary.as_dict() if a.time_wait_summary else {}
-    destinations = [d for d in summary.get("destinations", []) if d["peak"] or d["forecast"]]
+    destinations = [d for d in summary.get("destinations", []) if destination_size(d)]
     return {
-        "hosts": _busiest(summary.get("hosts", []), lambda h: h["peak"]),
-        "destinations": _busiest(destinations, lambda d: max(d["peak"], d["forecast"] or 0)),
+        "hosts": _busiest(summary.get("hosts", []), host_size),
+        "destinations": _busiest(destinations, destination_size),
     }
 
 

@@ -69,9 +69,10 @@ def analyze(
     a.connections = connections
     a.findings = list(a.findings)
     # conn.log records of connections left out by the limit are left out too.
-    last = int(outcome.first_frames[-1]) if len(outcome.first_frames) else -1
+    cut = outcome.left_out_from
     a.zeek_records = sorted(
-        (r for r in kept.records if r.first_frame <= last), key=lambda r: (r.ts, r.first_frame)
+        (r for r in kept.records if cut is None or r.first_frame < cut),
+        key=lambda r: (r.ts, r.first_frame),
     )
     return a
 
@@ -118,6 +119,6 @@ class _Keep:
         self.records += products.records
         if len(self.connections) > 2 * self.limit:
             self.connections.sort(key=lambda c: c.first_frame)
+            cut = self.connections[self.limit].first_frame  # left out, and all after it
             del self.connections[self.limit :]
-            last = self.connections[-1].first_frame
-            self.records = [r for r in self.records if r.first_frame <= last]
+            self.records = [r for r in self.records if r.first_frame < cut]

@@ -192,7 +192,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
             if ladder_of is not None:
                 out.write(_ladder(a, spool, kept, ladder_of))
             elif args.format == "zeek":
-                conn_logs.append((spool, spool.kept(kept)))
+                conn_logs.append((spool, spool.kept(outcome.left_out_from)))
                 spool = None  # closed once the conn.log is written
             elif args.format == "json":
                 out.write("," if analyses and many else "")

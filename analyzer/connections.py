@@ -137,3 +137,19 @@ def _incarnation_starts(seg, order, src, flags, tuple_id, bare_syn) -> np.ndarra
     tail = content_before[syn_pos] - content_before[tuple_first[syn_pos]] > 0
     starts[syn_pos[first_syn_of_tuple & tail]] = True
     return starts
+
+
+def deciding_rows(seg: SegmentTable) -> np.ndarray:
+    """Of one connection's segments (one 4-tuple, frame order), the few that
+    decide how its later segments are indexed: its first segment, its first
+    bare SYN, its first SYN-ACK and its first segment with payload, FIN or RST.
+
+    Indexed ahead of later segments, they split incarnations and name the
+    client as all its segments would (the rules above look at nothing else of
+    the past), so a long connection can be walked a part at a time.
+    """
+    flags = seg.flags
+    content = (seg.payload_len > 0) | ((flags & (FIN | RST)) != 0)
+    kinds = ((flags & (SYN | ACK | RST)) == SYN, (flags & (SYN | ACK)) == (SYN | ACK), content)
+    firsts = [0] + [int(np.argmax(kind)) for kind in kinds if kind.any()]
+    return np.unique(firsts)

@@ -14,11 +14,18 @@ streaming outputs spool what they will write of them to disk. What stays
 behind per connection is a few numbers for the capture-wide findings and for
 numbering.
 
+A group that gathers ``AHEAD_SEGMENTS`` waiting segments (a bulk transfer, a
+long-lived stream) is *walked ahead*: while it is one connection, its walk
+and Zeek's replay go on over the segments so far and keep their state, and
+the segments leave memory but for the few that decide how later ones are
+indexed (``connections.deciding_rows``). When it settles, the rest of its
+segments are walked from there.
+
 So memory follows the connections open at once (and those closed within
 the last 2*MSL), not the size of the capture. The answers do not depend on
-how the capture is cut into batches or slices: a record per batch and the
-whole capture in one batch give the same document (tests/test_engine.py
-checks that on every capture).
+how the capture is cut into batches or slices: a record per batch, the
+whole capture in one batch, and every group walked ahead after every batch
+give the same document (tests/test_engine.py checks that on every capture).
 """
 
 from __future__ import annotations
@@ -38,13 +45,13 @@ from . import zeek
 from .allocator import return_free_memory
 from .capture import CaptureInfo, CaptureReader
 from .capture.reader import CHUNK_BYTES
-from .connections import index_connections
+from .connections import deciding_rows, index_connections
 from .findings import ArtefactTally, FindingCollector, ReportedFindings, judge
 from .grouping import Silence, TupleGroups
 from .model import Connection
 from .parameters import Parameters
-from .segments import SegmentTable
-from .teardown import reconstruct
+from .segments import ACK, RST, SYN, SegmentTable
+from .teardown import WalkSoFar, reconstruct, walk_ahead
 from .timewait import TimeWaitLedger, TimeWaitSummary, time_wait_rows
 
 NS = 1_000_000_000
@@ -75,6 +82,9 @@ ANALYSED_COLUMNS = (
     "frame", "ts_ns", "src", "dst", "sport", "dport", "flags", "seq", "ack", "window",
     "payload_len", "ttl", "ip_id", "tsval",
 )  # fmt: skip
+# A group with this many segments waiting is walked ahead: its connection
+# is walked so far, and its segments leave memory (``Engine._walk_ahead``).
+AHEAD_SEGMENTS = HUGE_SLICE_FACTOR * SLICE_SEGMENTS
 # Waiting segments are kept in batches of about this many (they shrink as groups settle).
 WAITING_BATCH_SEGMENTS = 200_000
 
@@ -133,17 +143,41 @@ def _without_cyclic_gc():
             gc.enable()
 
 
-def walk_slice(seg: SegmentTable, capture_end: float, params: Parameters, render) -> SliceProducts:
-    """Connections, teardown, Zeek's view and findings for whole groups of segments."""
+@dataclass
+class WalkedAhead:
+    """A group walked ahead: its connection's walk and Zeek's replay so far, and
+    the segments that decide how the rest is indexed (``deciding_rows``), which
+    go first in its next part."""
+
+    firsts: SegmentTable
+    walk: WalkSoFar
+    replay: zeek.ReplaySoFar
+
+
+def walk_slice(
+    seg: SegmentTable,
+    capture_end: float,
+    params: Parameters,
+    render,
+    ahead: WalkedAhead | None = None,
+) -> SliceProducts:
+    """Connections, teardown, Zeek's view and findings for whole groups of
+    segments (with ``ahead``: the rest of one group walked ahead, its ``firsts`` first)."""
     return_free_memory()
     with _without_cyclic_gc():
-        return _walk_slice(seg, capture_end, params, render)
+        return _walk_slice(seg, capture_end, params, render, ahead)
 
 
-def _walk_slice(seg: SegmentTable, capture_end: float, params: Parameters, render):
+def _walk_slice(seg: SegmentTable, capture_end: float, params: Parameters, render, ahead):
     index = index_connections(seg)
-    connections = reconstruct(seg, index, capture_end=capture_end, time_wait=params.time_wait)
-    records = zeek.annotate(seg, index, connections)
+    connections = reconstruct(
+        seg,
+        index,
+        capture_end=capture_end,
+        time_wait=params.time_wait,
+        so_far=ahead.walk if ahead else None,
+    )
+    records = zeek.annotate(seg, index, connections, so_far=ahead.replay if ahead else None)
     judged, artefacts, named = judge(
         connections,
         time_wait=params.time_wait,
@@ -170,6 +204,9 @@ class Outcome:
     findings: ReportedFindings  # read back from disk, in report order
     time_wait_summary: TimeWaitSummary
     first_frames: np.ndarray  # of the connections kept, ascending: connection i+1 is [i]
+    # The first frame of the first connection the limit left out (None: none
+    # was); conn.log records from it on are left out too.
+    left_out_from: int | None = None
 
 
 def new_id(first_frames: np.ndarray, provisional: int) -> int | None:
@@ -259,6 +296,7 @@ class Engine:
         self.first_frames: list[np.ndarray] = []
         self._pool: ProcessPoolExecutor | None = None
         self._running: dict[Future, np.ndarray] = {}  # slice being walked -> its address codes
+        self.ahead: dict[int, WalkedAhead] = {}  # by group
 
     def run(self, path: str, *, chunk_bytes: int = CHUNK_BYTES) -> Outcome:
         try:
@@ -276,6 +314,9 @@ class Engine:
         for batch in reader:
             batch = batch.only(ANALYSED_COLUMNS)
             waiting.add(batch, groups.assign(batch))
+            long = groups.long(AHEAD_SEGMENTS)
+            if len(long):
+                self._walk_ahead(waiting, groups, long)
             if settled_at is None:
                 settled_at = groups.clock
             if groups.clock - settled_at < groups.silence.closed_ns // SETTLE_ROUNDS:
@@ -288,6 +329,7 @@ class Engine:
                 renumbered = groups.compact()
                 if renumbered is not None:
                     waiting.renumber(renumbered)
+                    self.ahead = {int(renumbered[g]): a for g, a in self.ahead.items()}
         info = reader.info
         # The capture ends at its last frame, or later if the clock stepped back.
         capture_end = max(info.last_time or 0.0, groups.clock / NS if groups.count else 0.0)
@@ -300,10 +342,67 @@ class Engine:
         self._wait(until=0)
         return self._finish(info, capture_end, reader.addresses.texts)
 
+    def _walk_ahead(self, waiting: _Waiting, groups: TupleGroups, long: np.ndarray) -> None:
+        """Walk the connection of each ``long`` group over its waiting segments,
+        which then leave memory; what the walk knows waits instead, until the
+        group settles. So a connection of millions of segments (a bulk
+        transfer, a long-lived stream) does not hold them all.
+
+        Only a group of one connection is walked ahead: the segments that
+        decide how its later ones are indexed are kept (``deciding_rows``), and
+        the rest of the pipeline sees the same as without walking ahead
+        (tests/test_engine.py checks it on every capture).
+        """
+        marked = np.zeros(groups.count, bool)
+        marked[long] = True
+        seg, group = waiting.take(marked)
+        for g, rows in _rows_by_group(seg, group):
+            part = seg.take(rows)
+            ahead = self.ahead.get(g)
+            chunk = SegmentTable.concat([ahead.firsts, part]) if ahead else part
+            local, _ = chunk.with_own_addresses()
+            index = index_connections(local)
+            if len(index) != 1:
+                # A new incarnation began: the rest waits to settle, as any group's.
+                waiting.add(part, np.full(len(part), g))
+                groups.no_ahead(g)
+                continue
+            firsts = deciding_rows(local)
+            self.ahead[g] = WalkedAhead(
+                firsts=chunk.take(firsts),
+                walk=walk_ahead(
+                    local,
+                    index,
+                    ahead.walk if ahead else None,
+                    time_wait=self.params.time_wait,
+                    roles_decided=bool(((local.flags[firsts] & (SYN | ACK | RST)) == SYN).any()),
+                    next_skip=len(firsts),
+                ),
+                replay=zeek.replay_ahead(
+                    local, index, ahead.replay if ahead else None, next_skip=len(firsts)
+                ),
+            )
+        groups.walked_ahead(long)
+
     def _settle(self, waiting: _Waiting, groups: TupleGroups, due, *, capture_end) -> None:
         marked = np.zeros(groups.count, bool)
         marked[due] = True
         seg, group = waiting.take(marked)
+        ahead = [g for g in due.tolist() if g in self.ahead]
+        if ahead:
+            mine = np.isin(group, ahead)
+            theirs = seg.take(mine)
+            rows = dict(_rows_by_group(theirs, group[mine]))
+            seg, group = seg.take(~mine), group[~mine]
+            for g in ahead:
+                walked = self.ahead.pop(g)
+                part = walked.firsts
+                if g in rows:
+                    part = SegmentTable.concat([part, theirs.take(rows[g])])
+                part, codes = part.with_own_addresses()
+                # Walked here: what the walk knows so far is not sent to a worker.
+                args = (capture_end, self.params, self.sink.render, walked)
+                self._absorb(walk_slice(part, *args), codes)
         slices = _slices(seg, group, groups)
         args = (capture_end, self.params, self.sink.render)
         for rows in slices:
@@ -345,7 +444,9 @@ class Engine:
     def _finish(self, info: CaptureInfo, capture_end: float, addresses) -> Outcome:
         s = self.params
         first_frames = np.sort(np.concatenate([np.empty(0, np.int64), *self.first_frames]))
+        left_out_from = None
         if len(first_frames) > s.max_connections:
+            left_out_from = int(first_frames[s.max_connections])
             info.warnings.append(
                 f"{info.path}: connection limit reached: only the first {s.max_connections} "
                 f"of {len(first_frames)} connections were analysed (--max-connections)"
@@ -361,7 +462,7 @@ class Engine:
             port_range=s.port_range,
             port_share=s.port_share,
         )
-        return Outcome(info, findings, summary, first_frames)
+        return Outcome(info, findings, summary, first_frames, left_out_from)
 
 
 def _slices(seg: SegmentTable, group: np.ndarray, groups: TupleGroups):
@@ -395,6 +496,15 @@ def _slices(seg: SegmentTable, group: np.ndarray, groups: TupleGroups):
             yield np.sort(order[start:b])
             start, groups_in_slice = b, 0
     yield np.sort(order[start:])
+
+
+def _rows_by_group(seg: SegmentTable, group: np.ndarray):
+    """(group, its rows in frame order) for each group in ``group``."""
+    order = np.lexsort((seg.frame, group))
+    bounds = np.flatnonzero(np.diff(group[order])) + 1
+    for rows in np.split(order, bounds):
+        if len(rows):
+            yield int(group[rows[0]]), rows
 
 
 def _fork_context():

@@ -91,6 +91,11 @@ class TupleGroups:
         # State bits (_FIN_FROM_LO ...) since the last bare SYN.
         self._state = np.empty(0, np.int8)
         self._settled = np.empty(0, bool)
+        # Segments since the group was last walked ahead (``engine``), and
+        # whether it may be (not once it holds more than one connection).
+        self._pending = np.empty(0, np.int64)
+        self._no_ahead = np.empty(0, bool)
+        self._batch_groups = np.empty(0, np.int64)  # the groups of the last batch
 
     def assign(self, seg: SegmentTable) -> np.ndarray:
         """The group of every segment of the next batch (frame order)."""
@@ -148,6 +153,8 @@ class TupleGroups:
         self._hi = _grown(self._hi, total, 0)
         self._state = _grown(self._state, total, 0)
         self._settled = _grown(self._settled, total, False)
+        self._pending = _grown(self._pending, total, 0)
+        self._no_ahead = _grown(self._no_ahead, total, False)
         starts = np.flatnonzero(starts_group)
         self._lo[group[starts]] = lo[starts]
         self._hi[group[starts]] = hi[starts]
@@ -159,9 +166,29 @@ class TupleGroups:
         self.count = total
         self.clock = int(clock[-1])
 
+        self._batch_groups, counts = np.unique(group, return_counts=True)
+        self._pending[self._batch_groups] += counts
         out = np.empty(n, np.int64)
         out[order] = group
         return out
+
+    def long(self, segments: int) -> np.ndarray:
+        """Groups to walk ahead, once one got ``segments`` segments since it
+        was last walked ahead: then every group that got an eighth of that
+        (and may be walked ahead). Each walk ahead takes a pass over the
+        waiting segments; long connections side by side go together."""
+        g = self._batch_groups
+        if not ((self._pending[g] >= segments) & ~self._no_ahead[g]).any():
+            return np.empty(0, np.int64)
+        live = ~self._settled[: self.count] & ~self._no_ahead[: self.count]
+        return np.flatnonzero(live & (self._pending[: self.count] >= max(1, segments // 8)))
+
+    def walked_ahead(self, groups: np.ndarray) -> None:
+        self._pending[groups] = 0
+
+    def no_ahead(self, group: int) -> None:
+        """Never walk ``group`` ahead again."""
+        self._no_ahead[group] = True
 
     def settle(self, *, everything: bool = False) -> np.ndarray:
         """Groups settled since the last call (all the rest with ``everything``)."""
@@ -195,6 +222,9 @@ class TupleGroups:
         self._lo = self._lo[: self.count][live]
         self._hi = self._hi[: self.count][live]
         self._state = self._state[: self.count][live]
+        self._pending = self._pending[: self.count][live]
+        self._no_ahead = self._no_ahead[: self.count][live]
+        self._batch_groups = np.empty(0, np.int64)
         self._settled = np.zeros(kept, bool)
         self._open = {k: int(new_id[g]) for k, g in self._open.items()}
         self.count = kept

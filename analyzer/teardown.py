@@ -423,13 +423,16 @@ def reconstruct(
     *,
     capture_end: float,
     time_wait: float = 60.0,
+    so_far: WalkSoFar | None = None,
 ) -> list[Connection]:
     """Walk every connection; returns them in order of their first frame.
 
     A connection's id is its first frame here: the final ids (1, 2, ... in
     order of first frame) are given once the whole capture is read (``engine``).
+    With ``so_far``, the first connection was walked ahead over its earlier
+    segments (``walk_ahead``), of which ``seg`` holds only ``so_far.skip``.
     """
-    connections = _walk_all(seg, index, capture_end, time_wait)
+    connections = _walk_all(seg, index, capture_end, time_wait, so_far)
     connections.sort(key=lambda conn: conn.first_frame)
     for conn in connections:
         conn.id = conn.first_frame
@@ -437,7 +440,72 @@ def reconstruct(
     return connections
 
 
-def _walk_all(seg, index, capture_end: float, time_wait: float) -> list[Connection]:
+@dataclass(slots=True)
+class WalkSoFar:
+    """The walk of a long connection over the segments seen so far, to go on from.
+
+    The engine walks a connection of very many segments a part at a time, so
+    that its segments do not all wait in memory (``engine``, "walking ahead").
+    Until a bare SYN decides who the client is, a later segment may still
+    change the roles (``connections``), so the walk is made both ways.
+    """
+
+    walks: dict[int, _Walk]  # by the client's endpoint (address code << 16 | port)
+    first: tuple  # the connection's first segment row
+    last: tuple  # the last one walked
+    skip: int  # segments of the next part that were walked already (they decide the index)
+
+
+def _endpoints(seg: SegmentTable, index: ConnectionIndex, conn: int) -> tuple[int, int]:
+    """The client's and the server's endpoint (address code << 16 | port) of ``conn``."""
+    client = int(index.client_addr[conn]) << 16 | int(index.client_port[conn])
+    server = int(index.server_addr[conn]) << 16 | int(index.server_port[conn])
+    return client, server
+
+
+def walk_ahead(
+    seg: SegmentTable,
+    index: ConnectionIndex,
+    so_far: WalkSoFar | None,
+    *,
+    time_wait: float,
+    roles_decided: bool,
+    next_skip: int,
+) -> WalkSoFar:
+    """Go on with the walk of ``index``'s one connection (``seg`` is its next
+    part, after the ``so_far.skip`` segments walked already).
+
+    ``roles_decided``: a bare SYN named the client, and the walk with the
+    other roles is dropped. ``next_skip`` is the ``skip`` of the next part.
+    """
+    skip = so_far.skip if so_far else 0
+    client, server = _endpoints(seg, index, 0)
+    ways = [(client, False)] if roles_decided else [(client, False), (server, True)]
+    walks = dict(so_far.walks) if so_far else {}
+    first = so_far.first if so_far else None
+    row = so_far.last if so_far else None
+    rows = _segment_rows(seg, index)
+    for row, from_server in rows.between(skip, len(index.order)):
+        if first is None:
+            first = row
+            walks = {key: _Walk(bool(row[FLAGS] & SYN), time_wait) for key, _ in ways}
+        for key, flipped in ways:
+            walks[key].segment(row, from_server is not flipped)
+    return WalkSoFar({key: walks[key] for key, _ in ways}, first, row, next_skip)
+
+
+def _segment_rows(seg: SegmentTable, index: ConnectionIndex) -> Blocks:
+    """(row, sent by the server) at each position of the connection order, a block at a time."""
+    order, sender_is_server = index.order, index.from_server
+
+    def rows(a: int, b: int) -> list[tuple[tuple, bool]]:
+        columns = (seg.columns[n][order[a:b]].tolist() for n in ROW_COLUMNS)
+        return list(zip(zip(*columns), sender_is_server[a:b].tolist()))
+
+    return Blocks(len(order), rows)
+
+
+def _walk_all(seg, index, capture_end: float, time_wait: float, so_far) -> list[Connection]:
     connections: list[Connection] = []
     # Per-connection values as Python objects, converted once.
     addresses = seg.addresses
@@ -452,17 +520,14 @@ def _walk_all(seg, index, capture_end: float, time_wait: float) -> list[Connecti
     inferred = index.roles_inferred.tolist()
     incarnation = index.incarnation.tolist()
     starts = index.starts.tolist()
-    order, sender_is_server = index.order, index.from_server
-
-    def rows(a: int, b: int) -> list[tuple[tuple, bool]]:
-        """(row, sent by the server) at positions a .. b-1 of the connection order."""
-        columns = (seg.columns[n][order[a:b]].tolist() for n in ROW_COLUMNS)
-        return list(zip(zip(*columns), sender_is_server[a:b].tolist()))
-
-    blocks = Blocks(len(order), rows)
+    blocks = _segment_rows(seg, index)
     for conn in range(len(index)):
         walk = first = row = None
-        for row, from_server in blocks.between(starts[conn], starts[conn + 1]):
+        start = starts[conn]
+        if conn == 0 and so_far is not None:
+            walk = so_far.walks[_endpoints(seg, index, 0)[0]]
+            first, row, start = so_far.first, so_far.last, start + so_far.skip
+        for row, from_server in blocks.between(start, starts[conn + 1]):
             if walk is None:
                 first = row
                 walk = _Walk(bool(row[FLAGS] & SYN), time_wait)

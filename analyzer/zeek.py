@@ -180,8 +180,12 @@ class ZeekRecord:
 class _Conn:
     """One Zeek connection (Connection + TCPSessionAdapter) on one 4-tuple."""
 
-    def __init__(self, sim: _Options, t: float, sender: int, receiver: int, flags: int) -> None:
+    def __init__(
+        self, sim: _Options, t: float, sender: int, receiver: int, flags: int, first_frame: int
+    ) -> None:
         self.sim = sim
+        self.first_frame = first_frame
+        self.start = 0  # the position of its first packet in the order being replayed
         a = _Ep(True, sender)
         b = _Ep(False, receiver)
         sport, dport = sender & 0xFFFF, receiver & 0xFFFF
@@ -667,6 +671,7 @@ class _Conn:
             resp_pkts=r.pkts,
             positions=positions,
             ended_by=ended_by,
+            first_frame=self.first_frame,
         )
 
 
@@ -707,6 +712,26 @@ class _Options:
     long_inactivity_ports: frozenset
 
 
+def _options(likely_server_ports: frozenset, bare: bool) -> _Options:
+    """``bare`` replays ``zeek -b`` (no likely server ports, no port inactivity
+    timeouts) unless ``likely_server_ports`` is given explicitly."""
+    if bare and likely_server_ports is LIKELY_SERVER_PORTS:
+        likely_server_ports = frozenset()
+    return _Options(likely_server_ports, frozenset() if bare else LONG_INACTIVITY_PORTS)
+
+
+@dataclass
+class ReplaySoFar:
+    """Zeek's replay of a long connection's 4-tuple over the segments seen so far
+    (``engine``, "walking ahead"; ``teardown.WalkSoFar`` is the walk's)."""
+
+    conn: _Conn  # the Zeek connection open after them
+    serial: int  # its serial
+    ended: list[ZeekRecord]  # records ended before it
+    close_serial: int | None  # the record holding the last FIN or RST so far
+    skip: int  # segments of the next part that were replayed already
+
+
 def records(
     seg: SegmentTable,
     index: ConnectionIndex,
@@ -719,13 +744,10 @@ def records(
     ``bare`` replays ``zeek -b`` (no likely server ports, no port inactivity
     timeouts) unless ``likely_server_ports`` is given explicitly.
     """
-    n = len(index.order)
-    if not n:
-        return []
-    if bare and likely_server_ports is LIKELY_SERVER_PORTS:
-        likely_server_ports = frozenset()
-    opts = _Options(likely_server_ports, frozenset() if bare else LONG_INACTIVITY_PORTS)
+    return _records(seg, index, _options(likely_server_ports, bare), None)
 
+
+def _packets(seg: SegmentTable, index: ConnectionIndex) -> Blocks:
     order = index.order
 
     def packets(a: int, b: int) -> list[tuple]:
@@ -743,41 +765,82 @@ def records(
             columns.append(seg.columns[name][rows].tolist())
         return list(zip(*columns))
 
+    return Blocks(len(order), packets)
+
+
+def _records(seg, index, opts: _Options, so_far: ReplaySoFar | None) -> list[ZeekRecord]:
+    if not len(index.order):
+        return []
+    replay = _Replay(seg, index, opts)
     out: list[ZeekRecord] = []
     # A 4-tuple's connections are consecutive in the index's order.
-    _replay(index.tuple_bounds(), Blocks(n, packets), opts, seg.addresses, out)
-    frames = seg.frame
-    for r in out:
-        r.first_frame = int(frames[order[r.positions.start]])
+    bounds = index.tuple_bounds()
+    for k, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
+        if k == 0 and so_far is not None:
+            out.extend(so_far.ended)
+            conn, serial = replay.tuple(a + so_far.skip, b, so_far.conn, so_far.serial, out)
+        else:
+            conn, serial = replay.tuple(a, b, None, 0, out)
+        if conn is not None:
+            out.append(conn.record(seg.addresses, "end_of_capture", serial, range(conn.start, b)))
+            conn.release()
     out.sort(key=lambda r: (r.ts, r.first_frame))
     return out
 
 
-def _replay(bounds: list[int], packets: Blocks, opts, addresses, out) -> None:
-    """The per-packet loop of ``records``, per 4-tuple."""
-    for a, b in zip(bounds[:-1], bounds[1:]):
-        conn: _Conn | None = None
-        serial = 0
-        first = a
+class _Replay:
+    """The per-packet loop of ``records``."""
+
+    def __init__(self, seg: SegmentTable, index: ConnectionIndex, opts: _Options) -> None:
+        self.seg, self.order, self.opts = seg, index.order, opts
+        self.packets = _packets(seg, index)
+
+    def tuple(self, a: int, b: int, conn: _Conn | None, serial: int, out: list) -> tuple:
+        """Replay one 4-tuple's packets at positions ``a .. b-1``, going on from
+        ``conn``, whose serial is ``serial``; records that end go to ``out``.
+        Returns the connection still open after them, and its serial."""
+        addresses, opts, frame = self.seg.addresses, self.opts, self.seg.frame
         for i, (t, src, dst, flags, seq, ack, length, window) in enumerate(
-            packets.between(a, b), a
+            self.packets.between(a, b), a
         ):
             if conn is not None:
                 ended = conn.run_timers(t) if conn.next_due < t else None
                 if ended is None and flags & SYN and conn.is_reuse(flags, seq):
                     ended = "reuse"
                 if ended is not None:
-                    out.append(conn.record(addresses, ended, serial, range(first, i)))
+                    out.append(conn.record(addresses, ended, serial, range(conn.start, i)))
                     conn.release()
                     serial += 1
                     conn = None
             if conn is None:
-                conn = _Conn(opts, t, src, dst, flags)
-                first = i
+                conn = _Conn(opts, t, src, dst, flags, int(frame[self.order[i]]))
+                conn.start = i
             conn.packet(src, t, flags, seq, ack, length, window)
-        if conn is not None:
-            out.append(conn.record(addresses, "end_of_capture", serial, range(first, b)))
-            conn.release()
+        return conn, serial
+
+
+def replay_ahead(
+    seg: SegmentTable, index: ConnectionIndex, so_far: ReplaySoFar | None, *, next_skip: int
+) -> ReplaySoFar:
+    """Go on with the replay of ``index``'s one 4-tuple (``seg`` is its next part,
+    after the ``so_far.skip`` segments replayed already), leaving its last
+    Zeek connection open."""
+    replay = _Replay(seg, index, _options(LIKELY_SERVER_PORTS, False))
+    skip = so_far.skip if so_far else 0
+    conn, serial = (so_far.conn, so_far.serial) if so_far else (None, 0)
+    ended: list[ZeekRecord] = []
+    conn, serial = replay.tuple(skip, len(index.order), conn, serial, ended)
+    close_serial = so_far.close_serial if so_far else None
+    closing = np.flatnonzero((seg.flags[index.order[skip:]] & (FIN | RST)) != 0)
+    if len(closing):
+        last = skip + int(closing[-1])
+        held = [r.serial for r in ended if last in r.positions]
+        close_serial = held[0] if held else serial
+    for r in ended:
+        r.positions = range(0)  # positions of this part only
+    earlier = so_far.ended if so_far else []
+    conn.start = next_skip  # where the next part's positions of it begin
+    return ReplaySoFar(conn, serial, earlier + ended, close_serial, next_skip)
 
 
 def annotate(
@@ -787,13 +850,16 @@ def annotate(
     *,
     likely_server_ports: frozenset = LIKELY_SERVER_PORTS,
     bare: bool = False,
+    so_far: ReplaySoFar | None = None,
 ) -> list[ZeekRecord]:
     """Set ``c.zeek`` on every connection; return Zeek's conn.log records.
 
     ``c.zeek`` describes the Zeek record holding the connection's close: its
-    last FIN or RST, or, with neither, its last segment (docs/zeek.md).
+    last FIN or RST, or, with neither, its last segment (docs/zeek.md). With
+    ``so_far``, the first connection was replayed ahead over its earlier
+    segments (``replay_ahead``), of which ``segments`` holds only ``so_far.skip``.
     """
-    recs = records(segments, index, likely_server_ports=likely_server_ports, bare=bare)
+    recs = _records(segments, index, _options(likely_server_ports, bare), so_far)
     if not recs:
         return recs
     record_of_row = np.empty(len(segments), np.int64)
@@ -803,9 +869,21 @@ def annotate(
     order, starts = index.order, index.starts
     pos = np.arange(len(order))
     closing = (segments.flags[order] & (FIN | RST)) != 0
+    skip = so_far.skip if so_far else 0
+    closing[:skip] = False  # replayed already
     last_close = np.maximum.reduceat(np.where(closing, pos, -1), starts[:-1])
     close_pos = np.where(last_close >= 0, last_close, starts[1:] - 1)
     close_record = record_of_row[order[close_pos]].tolist()
+    if so_far is not None and last_close[0] < 0:
+        # The first connection has no FIN or RST in this part: the record of
+        # its last one before, else, if this part has none of its segments, of
+        # its last segment (the Zeek connection that was open).
+        serial = so_far.close_serial
+        if serial is None and starts[1] == skip:
+            serial = so_far.serial
+        if serial is not None:
+            # Segments walked ahead are one 4-tuple's: serials tell its records apart.
+            close_record[0] = next(k for k, r in enumerate(recs) if r.serial == serial)
     first_frames = segments.frame[order[starts[:-1]]].tolist()
     by_first_frame = {c.first_frame: c for c in connections}
     for first, k in zip(first_frames, close_record):

@@ -22,6 +22,7 @@ from analyzer.analysis import analyze, stream_analysis
 from analyzer.output.document import connection_json, numbered_json, write_json
 from analyzer.output.spool import ConnectionSpool
 from analyzer.parameters import Parameters
+from analyzer.segments import ACK, COLUMNS, SegmentTable
 
 ROOT = Path(__file__).resolve().parent.parent
 CAPTURES = sorted(
@@ -68,6 +69,31 @@ def test_segments_made_into_objects_a_few_at_a_time_give_the_same_answer(path, m
     whole = document(path, WHOLE_FILE)
     monkeypatch.setattr(blocks, "BLOCK", 3)
     assert document(path, WHOLE_FILE) == whole
+
+
+def walked_ahead(path: Path, monkeypatch) -> tuple[str, list[int]]:
+    """The document when every group is walked ahead after every batch of a
+    record or two (as a connection of millions of segments is every
+    AHEAD_SEGMENTS), and the sizes of the parts walked ahead."""
+    parts = []
+    walk_ahead = engine.walk_ahead
+
+    def counted(seg, *args, **kwargs):
+        parts.append(len(seg))
+        return walk_ahead(seg, *args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(engine, "walk_ahead", counted)
+        patch.setattr(engine, "AHEAD_SEGMENTS", 1)
+        return document(path, SMALL_BATCHES), parts
+
+
+@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: p.name)
+def test_connections_walked_ahead_a_part_at_a_time_give_the_same_answer(path, monkeypatch):
+    whole = document(path, WHOLE_FILE)
+    doc, parts = walked_ahead(path, monkeypatch)
+    assert doc == whole
+    assert parts or not json.loads(whole)["connections"]
 
 
 @pytest.mark.parametrize(
@@ -142,30 +168,34 @@ def test_streamed_csv_and_ladders_equal_the_in_memory_ones(name, workers, monkey
     spool.close()
 
 
-@pytest.mark.parametrize("workers", [0, 2])
-def test_streamed_conn_log_equals_the_in_memory_one(workers, monkeypatch):
+@pytest.mark.parametrize(("workers", "ahead"), [(0, False), (2, False), (0, True)])
+def test_streamed_conn_log_equals_the_in_memory_one(workers, ahead, monkeypatch):
     from analyzer.output.zeek import ConnLogSpool, write_conn_log, write_conn_log_from
 
-    monkeypatch.setattr(engine, "SLICE_SEGMENTS", 64)  # many slices, some to the workers
     paths = [
         str(ROOT / "captures" / name)
         for name in ("timewait-pileup.pcap", "port-reuse-client-time-wait.pcap", "lost-fin.pcap")
     ]
-    for limit in (100, 1_000_000):  # the connection limit leaves records out too
+    limits = (100, 1_000_000)  # the connection limit leaves records out too
+    expected = {limit: io.StringIO() for limit in limits}
+    for limit in limits:
+        records = [r for p in paths for r in analyze(p, max_connections=limit).zeek_records]
+        write_conn_log(records, expected[limit])
+    monkeypatch.setattr(engine, "SLICE_SEGMENTS", 64)  # many slices, some to the workers
+    if ahead:
+        monkeypatch.setattr(engine, "AHEAD_SEGMENTS", 1)  # every group, every batch
+    for limit in limits:
         params = Parameters(max_connections=limit)
-        expected, streamed = io.StringIO(), io.StringIO()
-        write_conn_log(
-            [r for p in paths for r in analyze(p, max_connections=limit).zeek_records], expected
-        )
+        streamed = io.StringIO()
         spools = []
         for p in paths:
             spool = ConnLogSpool()
             _, outcome = stream_analysis(p, spool, params, workers=workers, chunk_bytes=4096)
-            spools.append((spool, spool.kept(outcome.first_frames)))
+            spools.append((spool, spool.kept(outcome.left_out_from)))
         write_conn_log_from(spools, streamed)
         for spool, _ in spools:
             spool.close()
-        assert streamed.getvalue() == expected.getvalue()
+        assert streamed.getvalue() == expected[limit].getvalue()
 
 
 # A crafted 4-tuple: handshake, a request, a close by the client; then the
@@ -345,3 +375,86 @@ def test_own_addresses_keep_the_order_that_picks_the_client(tmp_path):
     got = engine.walk_slice(part.with_own_addresses()[0], 1e10, Parameters(), render)
     assert got.documents == expected.documents
     assert b'"client":{"ip":"10.0.0.7"' in expected.documents[0]
+
+
+def _segment(src, dst, t, flags, seq, ack, data=b""):
+    p = Ether() / IP(src=src[0], dst=dst[0])
+    p = p / TCP(sport=src[1], dport=dst[1], flags=flags, seq=seq, ack=ack) / data
+    p.time = t
+    return p
+
+
+def test_roles_named_late_in_a_connection_walked_ahead(tmp_path, monkeypatch):
+    # Seen from the middle, then a SYN-ACK from the higher port: its receiver
+    # is the client, not the side with the higher port the walk ahead assumed
+    # until then (it walks both ways while the roles can change).
+    a, b = ("10.9.0.3", 50000), ("10.9.0.4", 33000)
+    path = tmp_path / "late-roles.pcap"
+    pkts = [_segment(b, a, 1000.0, "PA", 500, 7000, b"xx")]
+    pkts += [_segment(a, b, 1000.1, "A", 7000, 502)]
+    pkts += [_segment(a, b, 1000.2, "SA", 6999, 502)]
+    pkts += [_segment(b, a, 1000.3, "FA", 502, 7000), _segment(a, b, 1000.4, "FA", 7000, 503)]
+    pkts += [_segment(b, a, 1000.5, "A", 503, 7001)]
+    wrpcap(str(path), pkts)
+    whole = document(path, WHOLE_FILE)
+    (conn,) = json.loads(whole)["connections"]
+    assert (conn["client"]["port"], conn["roles_inferred"]) == (33000, False)
+    doc, parts = walked_ahead(path, monkeypatch)
+    assert doc == whole
+    assert len(parts) > 2
+
+
+def test_zeek_record_of_a_close_walked_ahead(tmp_path, monkeypatch):
+    # A segment of the connection after Zeek's close delay: Zeek starts another
+    # record for it, and the connection's record stays the one with its FINs,
+    # which were walked ahead.
+    path = tmp_path / "late-ack.pcap"
+    pkts = _packets(1000.0, 100, close=True)
+    pkts.append(_segment(CLIENT, SERVER, 1010.0, "A", 105, 9002))
+    wrpcap(str(path), pkts)
+    whole = document(path, WHOLE_FILE)
+    (conn,) = json.loads(whole)["connections"]
+    assert conn["zeek"]["conn_state"] == "SF"
+    doc, parts = walked_ahead(path, monkeypatch)
+    assert doc == whole
+    assert len(parts) > 2
+
+    # Both records are in conn.log, the one ended in a part walked ahead too.
+    from analyzer.output.zeek import ConnLogSpool, write_conn_log, write_conn_log_from
+
+    expected, streamed = io.StringIO(), io.StringIO()
+    records = analyze(str(path)).zeek_records
+    assert len(records) == 2
+    write_conn_log(records, expected)
+    monkeypatch.setattr(engine, "AHEAD_SEGMENTS", 1)
+    spool = ConnLogSpool()
+    _, outcome = stream_analysis(str(path), spool, Parameters(), chunk_bytes=SMALL_BATCHES)
+    write_conn_log_from([(spool, spool.kept(outcome.left_out_from))], streamed)
+    spool.close()
+    assert streamed.getvalue() == expected.getvalue()
+
+
+def _acks(ports: list[int], first_frame: int) -> SegmentTable:
+    """ACKs from 10.0.0.1:port to 10.0.0.2:80, one per port listed, a millisecond apart."""
+    n = len(ports)
+    columns = {name: np.zeros(n, dtype) for name, dtype in COLUMNS.items()}
+    columns["frame"] = np.arange(first_frame, first_frame + n, dtype=np.int64)
+    columns["ts_ns"] = 10**18 + columns["frame"] * 1_000_000
+    columns["src"][:], columns["dst"][:] = 0, 1
+    columns["sport"][:], columns["dport"][:] = ports, 80
+    columns["flags"][:] = ACK
+    return SegmentTable(columns, ["10.0.0.1", "10.0.0.2"])
+
+
+def test_long_groups_are_walked_ahead_together():
+    groups = grouping.TupleGroups(engine.silence_for(60.0))
+    first = groups.assign(_acks([1000] * 20 + [2000] * 3 + [3000], 1))
+    a, b = first[0], first[20]
+    # a reached 16: b, with an eighth of that, goes with it; c, with less, waits.
+    assert groups.long(16).tolist() == [a, b]
+    groups.walked_ahead(np.array([a, b]))
+    groups.assign(_acks([1000] * 5, 25))
+    assert not len(groups.long(16))  # none reached 16 since
+    groups.no_ahead(a)
+    groups.assign(_acks([1000] * 20 + [2000] * 20, 30))
+    assert groups.long(16).tolist() == [b]

@@ -127,11 +127,13 @@ class ConnLogSpool:
         self._first_frame.extend(keys[:, 1].astype(np.int64).tolist())
         self._end.extend(keys[:, 2].tolist())
 
-    def kept(self, first_frames: np.ndarray) -> np.ndarray:
+    def kept(self, left_out_from: int | None) -> np.ndarray:
         """Positions of the lines to write: records of connections left out by
-        the connection limit are left out too (``first_frames``: those kept)."""
-        last = int(first_frames[-1]) if len(first_frames) else -1
-        return np.flatnonzero(np.frombuffer(self._first_frame, np.int64) <= last)
+        the connection limit are left out too (``engine.Outcome.left_out_from``)."""
+        first_frames = np.frombuffer(self._first_frame, np.int64)
+        if left_out_from is None:
+            return np.arange(len(first_frames))
+        return np.flatnonzero(first_frames < left_out_from)
 
     def columns(self, kept: np.ndarray) -> dict[str, np.ndarray]:
         """Start time, end time and first frame of the lines at ``kept``."""

@@ -58,6 +58,11 @@ class ConnectionIndex:
         return len(self.starts) - 1
 
 
+def bare_syn(flags: np.ndarray) -> np.ndarray:
+    """SYN without ACK (or RST): what opens an incarnation and names its client."""
+    return (flags & (SYN | ACK | RST)) == SYN
+
+
 def _first_in_group(mask: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """Per group: position of the first True of ``mask`` (``_NONE`` if none)."""
     pos = np.where(mask, np.arange(len(mask)), _NONE)
@@ -79,8 +84,8 @@ def index_connections(seg: SegmentTable) -> ConnectionIndex:
     tuple_start[1:] = (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])
     tuple_id = np.cumsum(tuple_start) - 1
 
-    bare_syn = (flags & (SYN | ACK | RST)) == SYN
-    new_incarnation = _incarnation_starts(seg, order, src, flags, tuple_id, bare_syn)
+    opens = bare_syn(flags)
+    new_incarnation = _incarnation_starts(seg, order, src, flags, tuple_id, opens)
     conn_start = tuple_start | new_incarnation
     conn_id = np.cumsum(conn_start) - 1
     starts = np.append(np.flatnonzero(conn_start), n)
@@ -89,7 +94,7 @@ def index_connections(seg: SegmentTable) -> ConnectionIndex:
 
     # Roles: the first bare SYN's sender is the client; else the SYN-ACK's receiver.
     syn_ack = (flags & (SYN | ACK)) == (SYN | ACK)
-    first_syn = _first_in_group(bare_syn, starts)
+    first_syn = _first_in_group(opens, starts)
     first_syn_ack = _first_in_group(syn_ack, starts)
     first = starts[:-1]
     lo_c, hi_c = lo[first], hi[first]
@@ -115,11 +120,11 @@ def index_connections(seg: SegmentTable) -> ConnectionIndex:
     )
 
 
-def _incarnation_starts(seg, order, src, flags, tuple_id, bare_syn) -> np.ndarray:
+def _incarnation_starts(seg, order, src, flags, tuple_id, opens) -> np.ndarray:
     """True at each bare SYN that starts a new incarnation (see module doc)."""
     n = len(order)
     starts = np.zeros(n, bool)
-    syn_pos = np.flatnonzero(bare_syn)
+    syn_pos = np.flatnonzero(opens)
     if not len(syn_pos):
         return starts
     syn_tuple = tuple_id[syn_pos]
@@ -150,6 +155,6 @@ def deciding_rows(seg: SegmentTable) -> np.ndarray:
     """
     flags = seg.flags
     content = (seg.payload_len > 0) | ((flags & (FIN | RST)) != 0)
-    kinds = ((flags & (SYN | ACK | RST)) == SYN, (flags & (SYN | ACK)) == (SYN | ACK), content)
+    kinds = (bare_syn(flags), (flags & (SYN | ACK)) == (SYN | ACK), content)
     firsts = [0] + [int(np.argmax(kind)) for kind in kinds if kind.any()]
     return np.unique(firsts)

@@ -45,12 +45,12 @@ from . import zeek
 from .allocator import return_free_memory
 from .capture import CaptureInfo, CaptureReader
 from .capture.reader import CHUNK_BYTES
-from .connections import deciding_rows, index_connections
+from .connections import bare_syn, deciding_rows, index_connections
 from .findings import ArtefactTally, FindingCollector, ReportedFindings, judge
 from .grouping import Silence, TupleGroups
 from .model import Connection
 from .parameters import Parameters
-from .segments import ACK, RST, SYN, SegmentTable
+from .segments import SegmentTable
 from .teardown import WalkSoFar, reconstruct, walk_ahead
 from .timewait import TimeWaitLedger, TimeWaitSummary, time_wait_rows
 
@@ -147,7 +147,12 @@ def _without_cyclic_gc():
 class WalkedAhead:
     """A group walked ahead: its connection's walk and Zeek's replay so far, and
     the segments that decide how the rest is indexed (``deciding_rows``), which
-    go first in its next part."""
+    go first in its next part.
+
+    Both name endpoints by the codes of the part's own addresses
+    (``SegmentTable.with_own_addresses``): a group's parts are one 4-tuple's,
+    so its two addresses get the same codes in every part.
+    """
 
     firsts: SegmentTable
     walk: WalkSoFar
@@ -375,7 +380,7 @@ class Engine:
                     index,
                     ahead.walk if ahead else None,
                     time_wait=self.params.time_wait,
-                    roles_decided=bool(((local.flags[firsts] & (SYN | ACK | RST)) == SYN).any()),
+                    roles_decided=bool(bare_syn(local.flags[firsts]).any()),
                     next_skip=len(firsts),
                 ),
                 replay=zeek.replay_ahead(

@@ -456,7 +456,7 @@ class WalkSoFar:
     skip: int  # segments of the next part that were walked already (they decide the index)
 
 
-def _endpoints(seg: SegmentTable, index: ConnectionIndex, conn: int) -> tuple[int, int]:
+def _endpoints(index: ConnectionIndex, conn: int) -> tuple[int, int]:
     """The client's and the server's endpoint (address code << 16 | port) of ``conn``."""
     client = int(index.client_addr[conn]) << 16 | int(index.client_port[conn])
     server = int(index.server_addr[conn]) << 16 | int(index.server_port[conn])
@@ -479,7 +479,7 @@ def walk_ahead(
     other roles is dropped. ``next_skip`` is the ``skip`` of the next part.
     """
     skip = so_far.skip if so_far else 0
-    client, server = _endpoints(seg, index, 0)
+    client, server = _endpoints(index, 0)
     ways = [(client, False)] if roles_decided else [(client, False), (server, True)]
     walks = dict(so_far.walks) if so_far else {}
     first = so_far.first if so_far else None
@@ -525,7 +525,7 @@ def _walk_all(seg, index, capture_end: float, time_wait: float, so_far) -> list[
         walk = first = row = None
         start = starts[conn]
         if conn == 0 and so_far is not None:
-            walk = so_far.walks[_endpoints(seg, index, 0)[0]]
+            walk = so_far.walks[_endpoints(index, 0)[0]]
             first, row, start = so_far.first, so_far.last, start + so_far.skip
         for row, from_server in blocks.between(start, starts[conn + 1]):
             if walk is None:

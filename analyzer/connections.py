@@ -144,6 +144,12 @@ def _incarnation_starts(seg, order, src, flags, tuple_id, opens) -> np.ndarray:
     return starts
 
 
+def first_after(seg: SegmentTable, index: ConnectionIndex, frame: int) -> int:
+    """The position in ``index.order`` of the first segment after ``frame``,
+    when ``seg`` is one 4-tuple's (so its order is frame order)."""
+    return int(np.searchsorted(seg.frame[index.order], frame, side="right"))
+
+
 def deciding_rows(seg: SegmentTable) -> np.ndarray:
     """Of one connection's segments (one 4-tuple, frame order), the few that
     decide how its later segments are indexed: its first segment, its first

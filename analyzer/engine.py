@@ -381,11 +381,8 @@ class Engine:
                     ahead.walk if ahead else None,
                     time_wait=self.params.time_wait,
                     roles_decided=bool(bare_syn(local.flags[firsts]).any()),
-                    next_skip=len(firsts),
                 ),
-                replay=zeek.replay_ahead(
-                    local, index, ahead.replay if ahead else None, next_skip=len(firsts)
-                ),
+                replay=zeek.replay_ahead(local, index, ahead.replay if ahead else None),
             )
         groups.walked_ahead(long)
 

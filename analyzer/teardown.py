@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass, field
 
 from .blocks import Blocks
-from .connections import ConnectionIndex
+from .connections import ConnectionIndex, first_after
 from .model import Connection, Endpoint, Event, FinResend, Reset, SideFacts, TimeWait
 from .segments import ACK, FIN, RST, SYN, SegmentTable, flags_text
 from .states import Event as E
@@ -430,7 +430,8 @@ def reconstruct(
     A connection's id is its first frame here: the final ids (1, 2, ... in
     order of first frame) are given once the whole capture is read (``engine``).
     With ``so_far``, the first connection was walked ahead over its earlier
-    segments (``walk_ahead``), of which ``seg`` holds only ``so_far.skip``.
+    segments (``walk_ahead``); ``seg`` holds those of them that decide its
+    index, and the rest, and is one 4-tuple's.
     """
     connections = _walk_all(seg, index, capture_end, time_wait, so_far)
     connections.sort(key=lambda conn: conn.first_frame)
@@ -452,8 +453,7 @@ class WalkSoFar:
 
     walks: dict[int, _Walk]  # by the client's endpoint (address code << 16 | port)
     first: tuple  # the connection's first segment row
-    last: tuple  # the last one walked
-    skip: int  # segments of the next part that were walked already (they decide the index)
+    last: tuple  # the last one walked: the walk goes on after its frame
 
 
 def _endpoints(index: ConnectionIndex, conn: int) -> tuple[int, int]:
@@ -470,15 +470,14 @@ def walk_ahead(
     *,
     time_wait: float,
     roles_decided: bool,
-    next_skip: int,
 ) -> WalkSoFar:
-    """Go on with the walk of ``index``'s one connection (``seg`` is its next
-    part, after the ``so_far.skip`` segments walked already).
+    """Go on with the walk of ``index``'s one connection over ``seg``, its next
+    part (after the segments that decide its index, walked already).
 
     ``roles_decided``: a bare SYN named the client, and the walk with the
-    other roles is dropped. ``next_skip`` is the ``skip`` of the next part.
+    other roles is dropped.
     """
-    skip = so_far.skip if so_far else 0
+    skip = first_after(seg, index, so_far.last[FRAME]) if so_far else 0
     client, server = _endpoints(index, 0)
     ways = [(client, False)] if roles_decided else [(client, False), (server, True)]
     walks = dict(so_far.walks) if so_far else {}
@@ -491,7 +490,7 @@ def walk_ahead(
             walks = {key: _Walk(bool(row[FLAGS] & SYN), time_wait) for key, _ in ways}
         for key, flipped in ways:
             walks[key].segment(row, from_server is not flipped)
-    return WalkSoFar({key: walks[key] for key, _ in ways}, first, row, next_skip)
+    return WalkSoFar({key: walks[key] for key, _ in ways}, first, row)
 
 
 def _segment_rows(seg: SegmentTable, index: ConnectionIndex) -> Blocks:
@@ -526,7 +525,8 @@ def _walk_all(seg, index, capture_end: float, time_wait: float, so_far) -> list[
         start = starts[conn]
         if conn == 0 and so_far is not None:
             walk = so_far.walks[_endpoints(index, 0)[0]]
-            first, row, start = so_far.first, so_far.last, start + so_far.skip
+            first, row = so_far.first, so_far.last
+            start = first_after(seg, index, row[FRAME])
         for row, from_server in blocks.between(start, starts[conn + 1]):
             if walk is None:
                 first = row

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .blocks import Blocks
-from .connections import ConnectionIndex
+from .connections import ConnectionIndex, first_after
 from .model import Connection
 from .segments import ACK, FIN, RST, SYN, SegmentTable
 
@@ -729,7 +729,7 @@ class ReplaySoFar:
     serial: int  # its serial
     ended: list[ZeekRecord]  # records ended before it
     close_serial: int | None  # the record holding the last FIN or RST so far
-    skip: int  # segments of the next part that were replayed already
+    through: int  # the frame of the last segment replayed: the replay goes on after it
 
 
 def records(
@@ -778,7 +778,8 @@ def _records(seg, index, opts: _Options, so_far: ReplaySoFar | None) -> list[Zee
     for k, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
         if k == 0 and so_far is not None:
             out.extend(so_far.ended)
-            conn, serial = replay.tuple(a + so_far.skip, b, so_far.conn, so_far.serial, out)
+            skip = first_after(seg, index, so_far.through)
+            conn, serial = replay.tuple(skip, b, so_far.conn, so_far.serial, out)
         else:
             conn, serial = replay.tuple(a, b, None, 0, out)
         if conn is not None:
@@ -800,6 +801,8 @@ class _Replay:
         ``conn``, whose serial is ``serial``; records that end go to ``out``.
         Returns the connection still open after them, and its serial."""
         addresses, opts, frame = self.seg.addresses, self.opts, self.seg.frame
+        if conn is not None:
+            conn.start = a  # its packets here
         for i, (t, src, dst, flags, seq, ack, length, window) in enumerate(
             self.packets.between(a, b), a
         ):
@@ -820,13 +823,13 @@ class _Replay:
 
 
 def replay_ahead(
-    seg: SegmentTable, index: ConnectionIndex, so_far: ReplaySoFar | None, *, next_skip: int
+    seg: SegmentTable, index: ConnectionIndex, so_far: ReplaySoFar | None
 ) -> ReplaySoFar:
-    """Go on with the replay of ``index``'s one 4-tuple (``seg`` is its next part,
-    after the ``so_far.skip`` segments replayed already), leaving its last
-    Zeek connection open."""
+    """Go on with the replay of ``index``'s one 4-tuple over ``seg``, its next
+    part (after the segments that decide its index, replayed already),
+    leaving its last Zeek connection open."""
     replay = _Replay(seg, index, _options(LIKELY_SERVER_PORTS, False))
-    skip = so_far.skip if so_far else 0
+    skip = first_after(seg, index, so_far.through) if so_far else 0
     conn, serial = (so_far.conn, so_far.serial) if so_far else (None, 0)
     ended: list[ZeekRecord] = []
     conn, serial = replay.tuple(skip, len(index.order), conn, serial, ended)
@@ -839,8 +842,8 @@ def replay_ahead(
     for r in ended:
         r.positions = range(0)  # positions of this part only
     earlier = so_far.ended if so_far else []
-    conn.start = next_skip  # where the next part's positions of it begin
-    return ReplaySoFar(conn, serial, earlier + ended, close_serial, next_skip)
+    through = int(seg.frame[index.order[-1]])
+    return ReplaySoFar(conn, serial, earlier + ended, close_serial, through)
 
 
 def annotate(
@@ -857,7 +860,8 @@ def annotate(
     ``c.zeek`` describes the Zeek record holding the connection's close: its
     last FIN or RST, or, with neither, its last segment (docs/zeek.md). With
     ``so_far``, the first connection was replayed ahead over its earlier
-    segments (``replay_ahead``), of which ``segments`` holds only ``so_far.skip``.
+    segments (``replay_ahead``); ``segments`` holds those of them that decide
+    its index, and the rest, and is one 4-tuple's.
     """
     recs = _records(segments, index, _options(likely_server_ports, bare), so_far)
     if not recs:
@@ -869,7 +873,7 @@ def annotate(
     order, starts = index.order, index.starts
     pos = np.arange(len(order))
     closing = (segments.flags[order] & (FIN | RST)) != 0
-    skip = so_far.skip if so_far else 0
+    skip = first_after(segments, index, so_far.through) if so_far else 0
     closing[:skip] = False  # replayed already
     last_close = np.maximum.reduceat(np.where(closing, pos, -1), starts[:-1])
     close_pos = np.where(last_close >= 0, last_close, starts[1:] - 1)

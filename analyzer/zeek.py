@@ -73,10 +73,6 @@ _H_SYN, _H_FIN, _H_RST, _H_FIN_RST, _H_DATA, _H_ACK, _H_MULTI = (1 << i for i in
 _RSTOS0_EXCLUDED = frozenset("HAFGIQ")
 
 
-def _int32(x: int) -> int:
-    return (x + HALF) % MOD - HALF
-
-
 class _Reassembler:
     """Just enough of TCP_Reassembler to know when Zeek reports a content gap."""
 

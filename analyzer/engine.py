@@ -14,8 +14,9 @@ streaming outputs spool what they will write of them to disk. What stays
 behind per connection is a few numbers for the capture-wide findings and for
 numbering.
 
-A group that gathers ``AHEAD_SEGMENTS`` waiting segments (a bulk transfer, a
-long-lived stream) is *walked ahead*: while it is one connection, its walk
+A group that gathers ``AHEAD_SEGMENTS`` waiting segments (a bulk transfer),
+or ``AHEAD_MIN_SEGMENTS`` once ``WAITING_AHEAD_SEGMENTS`` wait (many long-lived
+streams), is *walked ahead*: while it is one connection, its walk
 and Zeek's replay go on over the segments so far and keep their state, and
 the segments leave memory but for the few that decide how later ones are
 indexed (``connections.deciding_rows``). When it settles, the rest of its
@@ -85,6 +86,12 @@ ANALYSED_COLUMNS = (
 # A group with this many segments waiting is walked ahead: its connection
 # is walked so far, and its segments leave memory (``Engine._walk_ahead``).
 AHEAD_SEGMENTS = HUGE_SLICE_FACTOR * SLICE_SEGMENTS
+# ... and when this many more segments wait than after the last walk ahead
+# (about 130 MB of them), every group with at least AHEAD_MIN_SEGMENTS is:
+# many long-lived connections (a pool of database or gRPC streams), none of
+# them huge, would otherwise all wait until the end of the capture.
+WAITING_AHEAD_SEGMENTS = 1_000_000
+AHEAD_MIN_SEGMENTS = 2_000
 # Waiting segments are kept in batches of about this many (they shrink as groups settle).
 WAITING_BATCH_SEGMENTS = 200_000
 
@@ -302,6 +309,7 @@ class Engine:
         self._pool: ProcessPoolExecutor | None = None
         self._running: dict[Future, np.ndarray] = {}  # slice being walked -> its address codes
         self.ahead: dict[int, WalkedAhead] = {}  # by group
+        self._ahead_at = WAITING_AHEAD_SEGMENTS  # waiting segments that make many walk ahead
 
     def run(self, path: str, *, chunk_bytes: int = CHUNK_BYTES) -> Outcome:
         try:
@@ -319,9 +327,7 @@ class Engine:
         for batch in reader:
             batch = batch.only(ANALYSED_COLUMNS)
             waiting.add(batch, groups.assign(batch))
-            long = groups.long(AHEAD_SEGMENTS)
-            if len(long):
-                self._walk_ahead(waiting, groups, long)
+            self._walk_ahead_if_due(waiting, groups)
             if settled_at is None:
                 settled_at = groups.clock
             if groups.clock - settled_at < groups.silence.closed_ns // SETTLE_ROUNDS:
@@ -346,6 +352,22 @@ class Engine:
             self._settle(waiting, groups, part, capture_end=capture_end)
         self._wait(until=0)
         return self._finish(info, capture_end, reader.addresses.texts)
+
+    def _walk_ahead_if_due(self, waiting: _Waiting, groups: TupleGroups) -> None:
+        """Walk ahead a group that got AHEAD_SEGMENTS (and its like), or, once
+        WAITING_AHEAD_SEGMENTS more wait than after the last walk ahead, every
+        group that got AHEAD_MIN_SEGMENTS."""
+        waiting_now = len(waiting)
+        # Settled groups left: the budget counts from what waits now.
+        self._ahead_at = min(self._ahead_at, waiting_now + WAITING_AHEAD_SEGMENTS)
+        long = groups.long(AHEAD_SEGMENTS)
+        if not len(long) and waiting_now >= self._ahead_at:
+            long = groups.holding(AHEAD_MIN_SEGMENTS)
+        if len(long):
+            self._walk_ahead(waiting, groups, long)
+        if len(long) or waiting_now >= self._ahead_at:
+            # What could not be walked ahead waits: no new try until as much again.
+            self._ahead_at = len(waiting) + WAITING_AHEAD_SEGMENTS
 
     def _walk_ahead(self, waiting: _Waiting, groups: TupleGroups, long: np.ndarray) -> None:
         """Walk the connection of each ``long`` group over its waiting segments,

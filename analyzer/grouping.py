@@ -174,14 +174,19 @@ class TupleGroups:
 
     def long(self, segments: int) -> np.ndarray:
         """Groups to walk ahead, once one got ``segments`` segments since it
-        was last walked ahead: then every group that got an eighth of that
-        (and may be walked ahead). Each walk ahead takes a pass over the
-        waiting segments; long connections side by side go together."""
+        was last walked ahead: then every group that got an eighth of that.
+        Each walk ahead takes a pass over the waiting segments; long
+        connections side by side go together."""
         g = self._batch_groups
         if not ((self._pending[g] >= segments) & ~self._no_ahead[g]).any():
             return np.empty(0, np.int64)
+        return self.holding(max(1, segments // 8))
+
+    def holding(self, segments: int) -> np.ndarray:
+        """Open groups that got ``segments`` segments or more since they were
+        last walked ahead, and may be walked ahead."""
         live = ~self._settled[: self.count] & ~self._no_ahead[: self.count]
-        return np.flatnonzero(live & (self._pending[: self.count] >= max(1, segments // 8)))
+        return np.flatnonzero(live & (self._pending[: self.count] >= segments))
 
     def walked_ahead(self, groups: np.ndarray) -> None:
         self._pending[groups] = 0

@@ -1,6 +1,6 @@
 """Write a capture of one long bulk transfer: the case where one connection holds most packets.
 
-    python bench/bulk.py OUT.pcap [--packets 5000000]
+    python bench/bulk.py OUT.pcap [--packets 5000000] [--connections 1]
 
 The short-connection benchmark (generate.py) keeps every connection small, so
 it never shows what one huge connection costs: a single 4-tuple's segments
@@ -13,6 +13,10 @@ data segments.
 Records are stored truncated to their headers (the IP total length still
 counts the payload, as with tcpdump -s 66), so the file stays small; IP and TCP
 checksums are left zero, since nothing here reads them.
+
+With ``--connections N``, N such transfers from client ports 40000, 40001, ...
+run side by side, their segments interleaved one by one (long-lived streams,
+none of them huge): the packets are split evenly between them.
 """
 
 from __future__ import annotations
@@ -108,17 +112,35 @@ def build(packets: int) -> np.ndarray:
     return rec
 
 
+def side_by_side(packets: int, connections: int) -> np.ndarray:
+    """``connections`` transfers of ``packets // connections`` records each, interleaved."""
+    one = build(packets // connections)
+    from_client = one["sport"] == CLIENT_PORT
+    out = np.empty(len(one) * connections, RECORD)
+    for i in range(connections):
+        rec = one.copy()
+        rec["sport"] = np.where(from_client, CLIENT_PORT + i, SERVER_PORT)
+        rec["dport"] = np.where(from_client, SERVER_PORT, CLIENT_PORT + i)
+        out[i::connections] = rec
+    t_us = 1_795_435_200_000_000 + STEP_US * np.arange(len(out), dtype=np.int64)
+    out["ts_sec"], out["ts_usec"] = t_us // 1_000_000, t_us % 1_000_000
+    out["ip_id"] = np.arange(len(out)) & 0xFFFF
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out", type=Path)
     ap.add_argument("--packets", type=int, default=5_000_000, help="records in the file (>= 10)")
+    ap.add_argument("--connections", type=int, default=1, help="transfers side by side")
     args = ap.parse_args(argv)
-    if args.packets < 10:
-        ap.error("--packets must be at least 10")
+    if not 1 <= args.connections <= 20_000 or args.packets < 10 * args.connections:
+        ap.error("--connections must be 1 to 20,000, with at least 10 packets each")
+    records = side_by_side(args.packets, args.connections)
     with open(args.out, "wb") as f:
         f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
-        f.write(build(args.packets).tobytes())
-    print(f"{args.out}: {args.packets} packets, one connection")
+        f.write(records.tobytes())
+    print(f"{args.out}: {len(records)} packets, {args.connections} connection(s)")
     return 0
 
 

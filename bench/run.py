@@ -3,6 +3,7 @@
     python bench/run.py [--packets 3000000] [--capture FILE] [--skip-tshark]
     python bench/run.py --memory-scaling      # end to end on 1M and 5M packets
     python bench/run.py --memory-scaling --bulk   # the same, one bulk-transfer connection
+    python bench/run.py --memory-scaling --bulk --streams 100   # 100 long-lived streams
     python bench/run.py --memory-scaling --report # the same through teardown report --jobs 1
     python bench/run.py --memory-scaling --flood  # the same, a SYN flood (flood.py)
     python bench/run.py --small               # ~1 MB capture, start-up included
@@ -385,15 +386,20 @@ def bench_report(path: Path, python: str, packets: int, name: str) -> Result:
     return r
 
 
-def ensure_made_capture(kind: str, packets: int, python: str) -> tuple[Path, dict]:
-    """``packets`` packets: one bulk-transfer connection (bulk.py) or a SYN flood (flood.py)."""
+def ensure_made_capture(
+    kind: str, packets: int, python: str, streams: int = 1
+) -> tuple[Path, dict]:
+    """``packets`` packets: ``streams`` bulk-transfer connections side by side
+    (bulk.py) or a SYN flood (flood.py)."""
     OUT.mkdir(exist_ok=True)
-    path = OUT / f"{kind}-{packets}.pcap"
+    path = OUT / (f"{kind}-{packets}.pcap" if streams == 1 else f"{kind}-{packets}-x{streams}.pcap")
     if not path.exists():
         print(f"generating {path.relative_to(ROOT)} ...", flush=True)
         cmd = [python, str(BENCH / f"{kind}.py"), str(path), "--packets", str(packets)]
+        if streams > 1:
+            cmd += ["--connections", str(streams)]
         subprocess.run(cmd, check=True)
-    connections = 1 if kind == "bulk" else (packets + 1) // 2
+    connections = streams if kind == "bulk" else (packets + 1) // 2
     return path, {"packets": packets, "connections": connections}
 
 
@@ -404,7 +410,8 @@ def main_memory(args: argparse.Namespace) -> None:
         runs = {"worker processes (default)": [], ONE_PROCESS: []}
     for n in (1_000_000, 5_000_000):
         if args.bulk or args.flood:
-            path, truth = ensure_made_capture("bulk" if args.bulk else "flood", n, args.python)
+            kind = "bulk" if args.bulk else "flood"
+            path, truth = ensure_made_capture(kind, n, args.python, args.streams)
         else:
             path, truth = ensure_capture(n, args.concurrency, args.seed, args.python)
         warm_cache(path)
@@ -478,6 +485,12 @@ def main(argv: list[str] | None = None) -> int:
         help="with --memory-scaling: captures of one bulk-transfer connection (bulk.py)",
     )
     ap.add_argument(
+        "--streams",
+        type=int,
+        default=1,
+        help="with --bulk: this many transfers side by side (long-lived streams)",
+    )
+    ap.add_argument(
         "--flood",
         action="store_true",
         help="with --memory-scaling: captures of a SYN flood from spoofed sources (flood.py)",
@@ -498,6 +511,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if (args.bulk or args.flood or args.report) and not args.memory_scaling:
         ap.error("--bulk, --flood and --report go with --memory-scaling")
+    if args.streams != 1 and not args.bulk:
+        ap.error("--streams goes with --bulk")
     if args.bulk and args.flood:
         ap.error("--bulk or --flood, not both")
     if not Path(args.python).exists():

@@ -71,10 +71,11 @@ def test_segments_made_into_objects_a_few_at_a_time_give_the_same_answer(path, m
     assert document(path, WHOLE_FILE) == whole
 
 
-def walked_ahead(path: Path, monkeypatch) -> tuple[str, list[int]]:
+def walked_ahead(path: Path, monkeypatch, *, by_budget=False) -> tuple[str, list[int]]:
     """The document when every group is walked ahead after every batch of a
     record or two (as a connection of millions of segments is every
-    AHEAD_SEGMENTS), and the sizes of the parts walked ahead."""
+    AHEAD_SEGMENTS; ``by_budget``: as many long-lived ones are, each time
+    WAITING_AHEAD_SEGMENTS more wait), and the sizes of the parts walked ahead."""
     parts = []
     walk_ahead = engine.walk_ahead
 
@@ -84,14 +85,21 @@ def walked_ahead(path: Path, monkeypatch) -> tuple[str, list[int]]:
 
     with monkeypatch.context() as patch:
         patch.setattr(engine, "walk_ahead", counted)
-        patch.setattr(engine, "AHEAD_SEGMENTS", 1)
+        if by_budget:
+            patch.setattr(engine, "WAITING_AHEAD_SEGMENTS", 1)
+            patch.setattr(engine, "AHEAD_MIN_SEGMENTS", 1)
+        else:
+            patch.setattr(engine, "AHEAD_SEGMENTS", 1)
         return document(path, SMALL_BATCHES), parts
 
 
+@pytest.mark.parametrize("by_budget", [False, True], ids=["long", "budget"])
 @pytest.mark.parametrize("path", CAPTURES, ids=lambda p: p.name)
-def test_connections_walked_ahead_a_part_at_a_time_give_the_same_answer(path, monkeypatch):
+def test_connections_walked_ahead_a_part_at_a_time_give_the_same_answer(
+    path, by_budget, monkeypatch
+):
     whole = document(path, WHOLE_FILE)
-    doc, parts = walked_ahead(path, monkeypatch)
+    doc, parts = walked_ahead(path, monkeypatch, by_budget=by_budget)
     assert doc == whole
     assert parts or not json.loads(whole)["connections"]
 
@@ -455,6 +463,7 @@ def test_long_groups_are_walked_ahead_together():
     groups.walked_ahead(np.array([a, b]))
     groups.assign(_acks([1000] * 5, 25))
     assert not len(groups.long(16))  # none reached 16 since
+    assert groups.holding(3).tolist() == [a]  # what the waiting budget would walk ahead
     groups.no_ahead(a)
     groups.assign(_acks([1000] * 20 + [2000] * 20, 30))
     assert groups.long(16).tolist() == [b]

@@ -1,9 +1,10 @@
-"""Python objects made from numpy columns a block of positions at a time.
+"""Segments made from numpy columns a block of positions at a time.
 
-The per-segment walks (``teardown``, ``zeek``) read segments as tuples of
-Python ints, which are about ten times the size of the columns they come
-from. Made a block at a time, they stay bounded however many segments are
-walked, even inside one connection of millions of segments.
+The per-segment walks (``teardown``, ``zeek``) read segments as rows made
+from the columns in connection order: tuples of Python ints, which are about
+ten times the size of the columns they come from, or rows of an int64 array.
+Made a block at a time, they stay bounded however many segments are walked,
+even inside one connection of millions of segments.
 """
 
 from __future__ import annotations
@@ -17,13 +18,13 @@ BLOCK = 200_000
 class Blocks:
     """Items at positions ``0 .. count - 1``; ``make(a, b)`` makes those at ``a .. b - 1``."""
 
-    def __init__(self, count: int, make: Callable[[int, int], list[Any]]) -> None:
+    def __init__(self, count: int, make: Callable[[int, int], Any]) -> None:
         self.count, self.make, self.size = count, make, BLOCK
         self.start = self.end = 0
-        self.items: list[Any] = []
+        self.items: Any = []
 
-    def between(self, lo: int, hi: int) -> Iterator[Any]:
-        """The items at positions ``lo`` .. ``hi - 1``, in order."""
+    def spans(self, lo: int, hi: int) -> Iterator[tuple[Any, int, int]]:
+        """(block, i, j) whose ``block[i:j]`` are the items at positions ``lo`` .. ``hi - 1``."""
         if not 0 <= lo <= hi <= self.count:
             raise IndexError(f"positions {lo}..{hi} outside 0..{self.count}")
         pos = lo
@@ -33,5 +34,10 @@ class Blocks:
                 self.start, self.end = pos, min(pos + self.size, self.count)
                 self.items = self.make(self.start, self.end)
             stop = min(hi, self.end)
-            yield from self.items[pos - self.start : stop - self.start]
+            yield self.items, pos - self.start, stop - self.start
             pos = stop
+
+    def between(self, lo: int, hi: int) -> Iterator[Any]:
+        """The items at positions ``lo`` .. ``hi - 1``, in order."""
+        for items, i, j in self.spans(lo, hi):
+            yield from items[i:j]

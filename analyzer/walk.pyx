@@ -1,0 +1,539 @@
+# cython: language_level=3
+"""One connection's walk, segment by segment, through both state machines.
+
+For every segment the walk derives the endpoint events of its sender and
+receiver (``states.Event``), steps both machines through ``states.TRANSITIONS``,
+and records a teardown event (``vocabulary.EventKind``) with both states after
+it. ``teardown`` turns a finished walk into a ``Connection``; the rules are
+written down in docs/verdicts.md.
+
+This module is compiled (Cython): the walk visits every segment of a capture
+and was a third of the analysis as Python. The states, event kinds and
+transitions stay Python objects from ``states`` and ``vocabulary``, the one
+place they are defined; only the per-segment arithmetic and bookkeeping are C.
+
+Sequence numbers are unwrapped per side (modulo 2^32 arithmetic, relative to
+the side's first sequence number), so wrap-around and long transfers compare
+correctly.
+"""
+
+cimport cython
+
+from .model import Event, FinResend, Reset, SideFacts, TimeWait
+from .segments import flags_text
+from .states import Event as E
+from .states import step
+from .vocabulary import CloseKind, EventKind, Side, State, TimeWaitEnd
+
+# Segment flags (segments.py).
+cdef enum:
+    FIN = 0x01
+    SYN = 0x02
+    RST = 0x04
+    ACK = 0x10
+
+# The columns of a block of segment rows (``teardown.segment_rows``), in order.
+ROW_COLUMNS = ("frame", "ts_ns", "flags", "seq", "ack", "payload_len", "tsval", "ttl", "ip_id")
+cdef enum:
+    FRAME, TS_NS, FLAGS, SEQ, ACK_NO, PAYLOAD_LEN, TSVAL, TTL, IP_ID, FROM_SERVER, N_COLUMNS
+
+cdef long long MASK32 = 0xFFFFFFFF
+cdef long long HALF = 1 << 31
+cdef long long MOD = 1 << 32
+cdef object NS = 1_000_000_000
+cdef double INF = float("inf")
+# Two captures of one segment (two interfaces, a SPAN port) arrive this close
+# together with the same IP ID; a retransmission has a new IP ID and comes later.
+DUPLICATE_WINDOW = 0.010
+cdef double _DUPLICATE_WINDOW = DUPLICATE_WINDOW
+
+# A segment gets one event kind; when several apply, the first listed wins.
+# Kinds are gathered as bits, in this order: the lowest bit set wins.
+KIND_PRIORITY = (
+    EventKind.SYN,
+    EventKind.SYN_ACK,
+    EventKind.SYN_RETRANSMISSION,
+    EventKind.RST,
+    EventKind.FIN,
+    EventKind.FIN_RETRANSMISSION,
+    EventKind.DATA_AFTER_FIN,
+    EventKind.TIME_WAIT_ACK,
+    EventKind.FINAL_ACK,
+    EventKind.FIN_ACK,
+    EventKind.TIME_WAIT_SEGMENT,
+    EventKind.HALF_CLOSE_DATA,
+    EventKind.KEEPALIVE,
+    EventKind.HANDSHAKE_ACK,
+)
+cdef enum:
+    K_SYN = 1 << 0
+    K_SYN_ACK = 1 << 1
+    K_SYN_RETRANSMISSION = 1 << 2
+    K_RST = 1 << 3
+    K_FIN = 1 << 4
+    K_FIN_RETRANSMISSION = 1 << 5
+    K_DATA_AFTER_FIN = 1 << 6
+    K_TIME_WAIT_ACK = 1 << 7
+    K_FINAL_ACK = 1 << 8
+    K_FIN_ACK = 1 << 9
+    K_TIME_WAIT_SEGMENT = 1 << 10
+    K_HALF_CLOSE_DATA = 1 << 11
+    K_KEEPALIVE = 1 << 12
+    K_HANDSHAKE_ACK = 1 << 13
+
+# Vocabulary words compared by identity in the loop.
+cdef object CLIENT = Side.CLIENT
+cdef object SERVER = Side.SERVER
+cdef object CLOSED = State.CLOSED
+cdef object LISTEN = State.LISTEN
+cdef object ESTABLISHED = State.ESTABLISHED
+cdef object SYN_RECEIVED = State.SYN_RECEIVED
+cdef object CLOSE_WAIT = State.CLOSE_WAIT
+cdef object TIME_WAIT = State.TIME_WAIT
+
+
+cdef inline long long unwrap(long long raw, long long base, long long reference):
+    """The value congruent to ``raw - base`` (mod 2^32) nearest ``reference``."""
+    cdef long long delta = (raw - base - reference) & MASK32
+    return reference + (delta - MOD if delta >= HALF else delta)
+
+
+cdef class SideWalk:
+    """One side's running view of its byte stream and state.
+
+    Unwrapped positions that may be unknown have a flag; the properties give
+    None for them, as the rest of the analysis expects.
+    """
+
+    cdef public object state
+    cdef public object isn  # int, or None before its SYN
+    cdef bint has_base
+    cdef long long _base  # raw seq that unwrapped 0 stands for
+    cdef public long long next_u  # highest seq end sent (incl. SYN/FIN), unwrapped
+    cdef bint has_data_end
+    cdef long long data_end_u  # highest payload byte end sent, unwrapped
+    cdef bint has_acked
+    cdef long long acked_u  # highest ack this side sent, in the peer's unwrapped space
+    cdef bint has_fin
+    cdef long long _fin_u
+    cdef public bint fin_acked
+    cdef public long long fin_retransmissions
+    cdef public long long packets
+    cdef public long long payload
+    cdef bint has_tsval
+    cdef long long _first_tsval, _last_tsval
+    cdef public object tw_start  # float, or None: never in TIME_WAIT
+    cdef public bint tw_estimated
+    cdef public object tw_ended_by
+    cdef public object tw_end
+    # (ip_id, seq, ack, flags, len) of its last segment, and when it passed.
+    cdef bint has_copy
+    cdef long long copy_ip_id, copy_seq, copy_ack, copy_flags, copy_len
+    cdef double last_time
+    cdef public object facts
+    cdef dict ttls  # facts.ttls
+
+    def __init__(self, state):
+        self.state = state
+        self.isn = None
+        self.tw_start = self.tw_ended_by = self.tw_end = None
+        self.facts = SideFacts()
+        self.ttls = self.facts.ttls
+
+    @property
+    def base(self):
+        return self._base if self.has_base else None
+
+    @property
+    def fin_u(self):
+        return self._fin_u if self.has_fin else None
+
+    @property
+    def first_tsval(self):
+        return self._first_tsval if self.has_tsval else None
+
+    @property
+    def last_tsval(self):
+        return self._last_tsval if self.has_tsval else None
+
+
+cdef class ConnectionWalk:
+    """The walk over one connection's segments (``run`` a block of rows at a time)."""
+
+    cdef public SideWalk client, server
+    cdef double time_wait
+    cdef double tw_due  # when the earliest TIME_WAIT held may end (inf: none held)
+    cdef public list events, fin_resends, resets, duplicate_frames
+    cdef public list missed_frames  # ACKs for bytes the capture never saw
+    cdef public object first_fin_side
+    cdef public bint crossed
+    cdef public object graceful_at  # when both FINs were acked, before any RST
+    cdef public object rst_sender
+    cdef public bint server_answered, half_close
+    cdef object reack_wanted  # the FinResend whose re-ACK is awaited
+    # The first and the last row walked (frame, capture time in ns).
+    cdef public long long first_frame, first_ts_ns, last_frame, last_ts_ns
+    cdef bint started
+
+    def __init__(self, bint starts_with_syn, double time_wait):
+        if starts_with_syn:
+            self.client, self.server = SideWalk(CLOSED), SideWalk(LISTEN)
+        else:
+            self.client, self.server = SideWalk(ESTABLISHED), SideWalk(ESTABLISHED)
+        self.time_wait = time_wait
+        self.tw_due = INF
+        self.events, self.fin_resends, self.resets = [], [], []
+        self.duplicate_frames, self.missed_frames = [], []
+        self.first_fin_side = self.graceful_at = self.rst_sender = self.reack_wanted = None
+
+    @cython.boundscheck(False)
+    @cython.wraparound(False)
+    def run(self, const long long[:, ::1] rows, Py_ssize_t lo, Py_ssize_t hi, bint flip=False):
+        """Walk rows ``lo .. hi - 1`` of a block (``teardown.segment_rows``);
+        ``flip``: with client and server the other way round."""
+        cdef Py_ssize_t i
+        if lo >= hi:
+            return
+        if not self.started:
+            self.started = True
+            self.first_frame, self.first_ts_ns = rows[lo, FRAME], rows[lo, TS_NS]
+        for i in range(lo, hi):
+            self._segment(rows, i, (rows[i, FROM_SERVER] != 0) != flip)
+        self.last_frame, self.last_ts_ns = rows[hi - 1, FRAME], rows[hi - 1, TS_NS]
+
+    cdef void _enter_time_wait(self, SideWalk side, double now, bint estimated):
+        side.tw_start, side.tw_estimated = now, estimated
+        self.tw_due = min(self.tw_due, now + self.time_wait)
+
+    cpdef void expire_time_wait(self, double now):
+        cdef double due = INF, end
+        cdef SideWalk side
+        for side in (self.client, self.server):
+            if side.state is not TIME_WAIT:
+                continue
+            end = <double>side.tw_start + self.time_wait
+            if now >= end:
+                side.state = step(side.state, E.TIMEOUT)
+                side.tw_ended_by = TimeWaitEnd.TIMEOUT
+                side.tw_end = end
+            else:
+                due = min(due, end)
+        self.tw_due = due
+
+    @cython.boundscheck(False)
+    @cython.wraparound(False)
+    cdef void _segment(self, const long long[:, ::1] row, Py_ssize_t i, bint from_server):
+        cdef SideWalk s, r
+        cdef long long frame = row[i, FRAME]
+        cdef long long flags = row[i, FLAGS], seq = row[i, SEQ], ack = row[i, ACK_NO]
+        cdef long long length = row[i, PAYLOAD_LEN], ip_id = row[i, IP_ID]
+        cdef long long u, end_u
+        cdef int kinds = 0
+        cdef bint sender_in_tw, new_data
+        # As Python divides: an int64 of nanoseconds is too wide for a double.
+        cdef double now = row[i, TS_NS] / NS
+        if now >= self.tw_due:
+            self.expire_time_wait(now)
+        if from_server:
+            s, r, who = self.server, self.client, SERVER
+        else:
+            s, r, who = self.client, self.server, CLIENT
+        if (
+            ip_id >= 0
+            and s.has_copy
+            and ip_id == s.copy_ip_id
+            and seq == s.copy_seq
+            and ack == s.copy_ack
+            and flags == s.copy_flags
+            and length == s.copy_len
+            and now - s.last_time <= _DUPLICATE_WINDOW
+        ):
+            # The same segment captured twice: an artefact, not a retransmission.
+            self.duplicate_frames.append(frame)
+            return
+        s.has_copy = True
+        s.copy_ip_id, s.copy_seq, s.copy_ack, s.copy_flags, s.copy_len = (
+            ip_id, seq, ack, flags, length
+        )
+        s.last_time = now
+        sender_in_tw = s.state is TIME_WAIT
+        if r.state is TIME_WAIT:
+            kinds |= K_TIME_WAIT_SEGMENT
+        if from_server:
+            self.server_answered = True
+        s.packets += 1
+        s.payload += length
+        if row[i, TSVAL] >= 0:
+            s._last_tsval = row[i, TSVAL]
+            if not s.has_tsval:
+                s.has_tsval = True
+                s._first_tsval = row[i, TSVAL]
+        if not flags & RST:
+            ttl = row[i, TTL]
+            s.ttls[ttl] = s.ttls.get(ttl, 0) + 1
+
+        if flags & SYN:
+            kinds |= self._syn(s, r, flags, seq)
+        if not s.has_base:
+            # First segment of this side with no SYN: the capture began mid-stream.
+            s.has_base, s._base = True, seq
+        u = unwrap(seq, s._base, s.next_u)
+        end_u = u + length + (1 if flags & SYN else 0) + (1 if flags & FIN else 0)
+        new_data = length > 0 and (not s.has_data_end or u + length > s.data_end_u)
+        if (
+            not flags & (SYN | FIN | RST)
+            and length <= 1
+            and s.next_u > 0
+            and u == s.next_u - 1
+            and (s.state is ESTABLISHED or s.state is CLOSE_WAIT)
+        ):
+            kinds |= K_KEEPALIVE
+            s.facts.keepalive_frames.append(frame)
+        if new_data:
+            kinds |= self._new_data(s, r, frame, u, length)
+            s.has_data_end, s.data_end_u = True, u + length
+            s.facts.last_payload_frame = frame
+            s.facts.last_payload_time = now
+        if not flags & RST:
+            # A RST takes no sequence space; one made by a kernel with no
+            # socket carries another connection's numbers.
+            s.next_u = max(s.next_u, end_u)
+
+        if flags & ACK:
+            kinds |= self._ack(s, r, who, frame, flags, ack, now, sender_in_tw)
+        if flags & FIN:
+            kinds |= self._fin(s, r, who, frame, flags, ack, now, u + length)
+        if flags & RST:
+            kinds |= self._rst(s, r, who, frame, seq, row[i, TTL], length, now)
+        if kinds:
+            self.events.append(
+                Event(
+                    frame,
+                    now,
+                    who,
+                    flags_text(flags),
+                    seq,
+                    ack,
+                    length,
+                    KIND_PRIORITY[_lowest_bit(kinds)],
+                    self.client.state,
+                    self.server.state,
+                )
+            )
+
+    cdef int _syn(self, SideWalk s, SideWalk r, long long flags, long long seq):
+        is_syn_ack = flags & ACK
+        if s.isn is None:
+            s.isn = seq
+            s.has_base, s._base = True, seq
+            s.next_u = 0
+            s.state = step(s.state, E.SEND_SYN_ACK if is_syn_ack else E.SEND_SYN)
+            r.state = step(r.state, E.RECV_SYN_ACK if is_syn_ack else E.RECV_SYN)
+            return K_SYN_ACK if is_syn_ack else K_SYN
+        return K_SYN_RETRANSMISSION
+
+    cdef int _new_data(self, SideWalk s, SideWalk r, long long frame, long long u, long long length):
+        if s.has_fin and u + length > s._fin_u:
+            s.facts.data_after_fin_frames.append(frame)
+            return K_DATA_AFTER_FIN
+        if r.has_fin:
+            self.half_close = True
+            first = not s.facts.half_close_frames
+            s.facts.half_close_frames.append(frame)
+            return K_HALF_CLOSE_DATA if first else 0
+        return 0
+
+    cdef int _ack(self, SideWalk s, SideWalk r, who, long long frame, long long flags,
+                  long long ack, double now, bint sender_in_tw):
+        cdef int kinds = 0
+        cdef long long a_u
+        cdef bint covers_fin, reack
+        if not r.has_base:
+            # We have not seen the peer send; its byte stream starts at this ack.
+            r.has_base, r._base = True, ack
+        a_u = unwrap(ack, r._base, r.next_u)
+        s.acked_u = max(s.acked_u, a_u) if s.has_acked else a_u
+        s.has_acked = True
+        if who is SERVER and s.isn is None and r.isn is not None and not flags & SYN:
+            # The server answers the client's SYN with a bare ACK: a socket of
+            # the previous incarnation, still in TIME_WAIT, refused the SYN.
+            # Its ack number belongs to that incarnation.
+            kinds |= K_TIME_WAIT_ACK
+        elif a_u > r.next_u and r.packets:
+            self.missed_frames.append(frame)
+        if r.state is SYN_RECEIVED and r.isn is not None and a_u >= 1:
+            r.state = step(r.state, E.SYN_ACKED)
+            if who is CLIENT:
+                kinds |= K_HANDSHAKE_ACK
+        covers_fin = r.has_fin and a_u >= r._fin_u + 1
+        reack = covers_fin and self.reack_wanted is not None and self.reack_wanted.side is not who
+        if sender_in_tw and not flags & (FIN | RST) and (not covers_fin or r.fin_acked or reack):
+            # An ACK from TIME_WAIT that is not its first ACK of the peer's FIN:
+            # a re-ACK of a resent FIN, or the answer to an old duplicate or to
+            # a SYN that met the TIME_WAIT.
+            kinds |= K_TIME_WAIT_ACK
+            if reack:
+                self.reack_wanted.reack_frame = frame
+                self.reack_wanted = None
+        if not covers_fin:
+            return kinds
+        if s.state is TIME_WAIT and s.tw_estimated:
+            # The TIME_WAIT side's own ACK of the peer's FIN: TIME_WAIT starts now.
+            s.tw_start, s.tw_estimated = now, False
+        if r.fin_acked:
+            return kinds
+        r.fin_acked = True
+        if r.facts.fin_ack_frame is None:
+            r.facts.fin_ack_frame = frame
+            r.facts.fin_ack_time = now
+        r.state = step(r.state, E.FIN_ACKED)
+        if r.state is TIME_WAIT:
+            self._enter_time_wait(r, now, False)
+        if s.fin_acked:
+            kinds |= K_FINAL_ACK
+            if not self.resets and self.graceful_at is None:
+                self.graceful_at = now
+        else:
+            kinds |= K_FIN_ACK
+        return kinds
+
+    cdef int _fin(self, SideWalk s, SideWalk r, who, long long frame, long long flags,
+                  long long ack, double now, long long fin_u):
+        cdef int kinds
+        if not s.has_fin:
+            s.has_fin, s._fin_u = True, fin_u
+            s.facts.fin_frame, s.facts.fin_time = frame, now
+            kinds = K_FIN
+            crossing = False
+            if self.first_fin_side is None:
+                self.first_fin_side = who
+            elif r.has_fin:
+                acks_peer_fin = bool(flags & ACK) and (
+                    unwrap(ack, r._base, r.next_u) >= r._fin_u + 1
+                )
+                crossing = not acks_peer_fin
+                self.crossed = crossing
+            if crossing:
+                self._undo_close_wait(who)
+            s.state = step(s.state, E.SEND_FIN_CROSSING if crossing else E.SEND_FIN)
+        elif fin_u == s._fin_u:
+            s.fin_retransmissions += 1
+            kinds = K_FIN_RETRANSMISSION
+            resend = FinResend(
+                frame, now, who, "lost_final_ack" if s.fin_acked else "lost_fin", None
+            )
+            self.fin_resends.append(resend)
+            if s.fin_acked:
+                # Its ACK passed the capture point but never reached it.
+                s.fin_acked = False
+                s.state = step(s.state, E.RESEND_FIN_AFTER_ACK)
+                self.reack_wanted = resend
+        else:
+            return 0  # a FIN beyond the first: data after FIN, already recorded
+        before = r.state
+        r.state = step(r.state, E.RECV_FIN)
+        if before is not TIME_WAIT and r.state is TIME_WAIT:
+            # Until its ACK of this FIN is captured, TIME_WAIT's start is estimated.
+            self._enter_time_wait(r, now, True)
+        return kinds
+
+    cdef void _undo_close_wait(self, who):
+        """The FINs crossed: ``who`` never was in CLOSE_WAIT.
+
+        Receipt at passing put it there when the peer's FIN passed the capture
+        point, but its own FIN (sent before that FIN reached it) proves it was
+        still ESTABLISHED; the events since then are corrected.
+        """
+        for e in reversed(self.events):
+            if who is CLIENT and e.client_state is CLOSE_WAIT:
+                e.client_state = ESTABLISHED
+            elif who is SERVER and e.server_state is CLOSE_WAIT:
+                e.server_state = ESTABLISHED
+            else:
+                break
+
+    cdef int _rst(self, SideWalk s, SideWalk r, who, long long frame, long long seq,
+                  long long ttl, long long length, double now):
+        unacked_sent = None
+        if s.has_data_end and r.has_acked:
+            unacked_sent = max(0, s.data_end_u - max(r.acked_u, 1))
+        unacked_received = None
+        if r.has_data_end and s.has_acked:
+            unacked_received = max(0, r.data_end_u - max(s.acked_u, 1))
+        self.resets.append(
+            Reset(
+                frame,
+                now,
+                who,
+                seq,
+                (s._base + s.next_u) & MASK32 if s.packets > 1 else None,
+                (s._base + r.acked_u) & MASK32 if r.has_acked else None,
+                ttl,
+                s.state,
+                r.state,
+                unacked_sent,
+                unacked_received,
+                length,
+            )
+        )
+        if self.rst_sender is None:
+            self.rst_sender = who
+        if r.state is TIME_WAIT:
+            r.tw_ended_by, r.tw_end = TimeWaitEnd.RST, now
+        if s.state is TIME_WAIT:
+            s.tw_ended_by, s.tw_end = TimeWaitEnd.RST, now
+        s.state = step(s.state, E.SEND_RST)
+        r.state = step(r.state, E.RECV_RST)
+        return K_RST
+
+    def close_kind(self):
+        if self.graceful_at is not None:
+            return CloseKind.SIMULTANEOUS if self.crossed else CloseKind.GRACEFUL
+        if self.client.has_fin or self.server.has_fin:
+            return CloseKind.ABORT if self.resets else CloseKind.INCOMPLETE
+        if self.resets:
+            if self.client.isn is not None and self.server.isn is None:
+                if self.rst_sender is SERVER:
+                    return CloseKind.REFUSED
+                if not self.server_answered:
+                    return CloseKind.ATTEMPT
+            return CloseKind.ABORT
+        if self.client.isn is not None and not self.server_answered:
+            return CloseKind.ATTEMPT
+        return CloseKind.OPEN
+
+    def time_wait_record(self):
+        holders = [
+            (side, tw)
+            for side, tw in ((CLIENT, self.client), (SERVER, self.server))
+            if tw.tw_start is not None
+        ]
+        if not holders:
+            return None
+        if len(holders) == 2:
+            start = min(tw.tw_start for _, tw in holders)
+            ends = [tw.tw_end for _, tw in holders]
+            ended_by = [tw.tw_ended_by for _, tw in holders]
+            return TimeWait(
+                side=Side.BOTH,
+                start=start,
+                end=max(e if e is not None else start + self.time_wait for e in ends),
+                ended_by=None if None in ended_by else ended_by[-1],
+                start_estimated=any(tw.tw_estimated for _, tw in holders),
+            )
+        side, tw = holders[0]
+        return TimeWait(
+            side=side,
+            start=tw.tw_start,
+            end=tw.tw_end if tw.tw_end is not None else tw.tw_start + self.time_wait,
+            ended_by=tw.tw_ended_by,
+            start_estimated=tw.tw_estimated,
+        )
+
+
+cdef inline int _lowest_bit(int kinds):
+    cdef int k = 0
+    while not kinds & 1:
+        kinds >>= 1
+        k += 1
+    return k

@@ -1,4 +1,5 @@
-"""The compiled part of teardown: the per-segment walk (analyzer/walk.pyx).
+"""The compiled parts of teardown: the per-segment walks (analyzer/walk.pyx,
+analyzer/zeek_session.pyx).
 
 Everything else is in pyproject.toml; setuptools reads both.
 """
@@ -6,4 +7,9 @@ Everything else is in pyproject.toml; setuptools reads both.
 from Cython.Build import cythonize
 from setuptools import setup
 
-setup(ext_modules=cythonize(["analyzer/walk.pyx"], compiler_directives={"language_level": 3}))
+setup(
+    ext_modules=cythonize(
+        ["analyzer/walk.pyx", "analyzer/zeek_session.pyx"],
+        compiler_directives={"language_level": 3},
+    )
+)

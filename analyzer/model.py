@@ -7,6 +7,7 @@ Times are epoch seconds (float); sequence numbers are raw 32-bit values.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -140,3 +141,44 @@ class Connection:
     @property
     def duration(self) -> float:
         return self.last_time - self.first_time
+
+
+@dataclass
+class ZeekRecord:
+    """One conn.log record as Zeek would write it (``zeek``)."""
+
+    ts: float
+    serial: int  # records before this one on the same 4-tuple
+    orig_h: str
+    orig_p: int
+    resp_h: str
+    resp_p: int
+    duration: float
+    orig_bytes: int
+    resp_bytes: int
+    conn_state: str
+    history: str
+    orig_pkts: int
+    resp_pkts: int
+    positions: range = field(default=range(0), repr=False)  # its packets in the index's order
+    ended_by: str = "end_of_capture"  # or "attempt_timer", "reuse", ... (docs/zeek.md)
+    first_frame: int = 0  # frame of its first packet
+
+    @property
+    def uid(self) -> str:
+        """Deterministic and Zeek-looking: 'C' and 17 base62 digits of a hash."""
+        key = f"{self.ts:.9f}|{self.orig_h}|{self.orig_p}|{self.resp_h}|{self.resp_p}|{self.serial}"
+        return _uid(key)
+
+
+_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def _uid(key: str) -> str:
+    """A deterministic, Zeek-looking uid: 'C' and 17 base62 digits of a hash."""
+    n = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=12).digest(), "big")
+    digits = []
+    for _ in range(17):
+        n, d = divmod(n, 62)
+        digits.append(_BASE62[d])
+    return "C" + "".join(digits)

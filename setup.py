@@ -1,5 +1,6 @@
 """The compiled parts of teardown: the per-segment walks (analyzer/walk.pyx,
-analyzer/zeek_session.pyx).
+analyzer/zeek_session.pyx) and the pcap reader's walk over its records
+(analyzer/capture/pcap_records.pyx).
 
 Everything else is in pyproject.toml; setuptools reads both.
 """
@@ -9,7 +10,7 @@ from setuptools import setup
 
 setup(
     ext_modules=cythonize(
-        ["analyzer/walk.pyx", "analyzer/zeek_session.pyx"],
+        ["analyzer/walk.pyx", "analyzer/zeek_session.pyx", "analyzer/capture/pcap_records.pyx"],
         compiler_directives={"language_level": 3},
     )
 )

@@ -12,6 +12,7 @@ import numpy as np
 
 from .errors import CaptureProblem
 from .fields import u32
+from .pcap_records import record_starts
 from .records import MAX_RECORD_BYTES, RecordBatch
 
 MAGICS = {
@@ -48,9 +49,6 @@ class PcapParser:
         self.snaplen = snaplen
         self.version = f"{major}.{minor}"
         self.link_types = {self.linktype}
-        # caplen is the record header's third field: unpack it straight from
-        # the record's start (the hot loop saves an addition per record).
-        self._caplen = struct.Struct(endian + "8xI").unpack_from
         self.header_bytes = FILE_HEADER_BYTES
 
     def parse(self, buf: bytes, base: int) -> tuple[RecordBatch, int, CaptureProblem | None]:
@@ -59,32 +57,18 @@ class PcapParser:
         Returns the batch, how many bytes it consumed and, when a record header
         is impossible, the problem (reading must stop there).
         """
-        starts: list[int] = []
-        append = starts.append
-        caplen_at = self._caplen
-        hdr = self.record_header
-        end_of_buf = len(buf)
-        last_header = end_of_buf - hdr
-        off = 0
+        starts, off, bad, caplen = record_starts(
+            buf, self.record_header, self.little, MAX_RECORD_BYTES
+        )
         problem = None
-        # The only per-record Python loop of the pcap path: a record's start
-        # depends on the previous record's length, so the walk is sequential.
-        while off <= last_header:
-            (caplen,) = caplen_at(buf, off)
-            if caplen > MAX_RECORD_BYTES:
-                problem = CaptureProblem(
-                    self.path,
-                    base + off,
-                    f"record header claims {caplen} captured bytes "
-                    f"(more than {MAX_RECORD_BYTES}); the file is damaged here",
-                )
-                break
-            end = off + hdr + caplen
-            if end > end_of_buf:
-                break
-            append(off)
-            off = end
-        return self._batch(buf, np.array(starts, np.int64)), off, problem
+        if bad >= 0:
+            problem = CaptureProblem(
+                self.path,
+                base + bad,
+                f"record header claims {caplen} captured bytes "
+                f"(more than {MAX_RECORD_BYTES}); the file is damaged here",
+            )
+        return self._batch(buf, starts), off, problem
 
     def _batch(self, buf: bytes, starts: np.ndarray) -> RecordBatch:
         view = np.frombuffer(buf, np.uint8)

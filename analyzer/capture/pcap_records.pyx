@@ -1,0 +1,42 @@
+# cython: language_level=3
+"""Where the records of a classic pcap buffer start.
+
+A record's start depends on the previous record's length, so this walk is
+sequential: the one per-record loop of the pcap path, compiled (Cython), as
+the per-segment walks are. Everything after it works on whole arrays.
+"""
+
+cimport cython
+
+import numpy as np
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def record_starts(const unsigned char[::1] buf, Py_ssize_t header, bint little,
+                  long long max_caplen):
+    """The offsets of the whole records in ``buf`` (records with ``header``-byte
+    headers whose third 32-bit field is the captured length).
+
+    Returns (starts, the offset after the last whole record, the offset of an
+    impossible header or -1, the caplen it claims). Reading must stop at an
+    impossible header (a caplen over ``max_caplen``).
+    """
+    cdef Py_ssize_t n = buf.shape[0], off = 0, count = 0, p
+    cdef long long caplen
+    starts = np.empty(n // header + 1, np.int64)
+    cdef long long[::1] out = starts
+    while off + header <= n:
+        p = off + 8
+        if little:
+            caplen = buf[p] | buf[p + 1] << 8 | buf[p + 2] << 16 | <long long>buf[p + 3] << 24
+        else:
+            caplen = <long long>buf[p] << 24 | buf[p + 1] << 16 | buf[p + 2] << 8 | buf[p + 3]
+        if caplen > max_caplen:
+            return starts[:count].copy(), off, off, caplen
+        if off + header + caplen > n:
+            break
+        out[count] = off
+        count += 1
+        off += header + caplen
+    return starts[:count].copy(), off, -1, 0

@@ -1,6 +1,7 @@
 """The compiled parts of teardown: the per-segment walks (analyzer/walk.pyx,
-analyzer/zeek_session.pyx) and the pcap reader's walk over its records
-(analyzer/capture/pcap_records.pyx).
+analyzer/zeek_session.pyx), the pcap reader's walk over its records
+(analyzer/capture/pcap_records.pyx) and the JSON text of a connection
+(analyzer/output/connection_text.pyx).
 
 Everything else is in pyproject.toml; setuptools reads both.
 """
@@ -10,7 +11,12 @@ from setuptools import setup
 
 setup(
     ext_modules=cythonize(
-        ["analyzer/walk.pyx", "analyzer/zeek_session.pyx", "analyzer/capture/pcap_records.pyx"],
+        [
+            "analyzer/walk.pyx",
+            "analyzer/zeek_session.pyx",
+            "analyzer/capture/pcap_records.pyx",
+            "analyzer/output/connection_text.pyx",
+        ],
         compiler_directives={"language_level": 3},
     )
 )

@@ -15,6 +15,7 @@ import numpy as np
 
 # Items read back per block: positions become Python ints a block at a time.
 _BLOCK = 65536
+_RUN_BYTES = 1 << 20
 
 
 class Spill:
@@ -42,11 +43,25 @@ class Spill:
         sizes = np.frombuffer(self._sizes, np.int64)[order]
         f = self._file
         f.flush()
+        # Items that lie end to end on the file (most: a slice's connections
+        # are spilled together, in the order they are read back) are read
+        # together, up to _RUN_BYTES at once: a seek and a read per item cost
+        # more than the copying. ``reach``: where an item's run of such items ends.
+        ends = offsets + sizes
+        new_run = np.ones(len(order), bool)
+        new_run[1:] = offsets[1:] != ends[:-1]
+        last_of_run = np.append(np.flatnonzero(new_run[1:]), len(order) - 1)
+        reach = ends[last_of_run][np.cumsum(new_run) - 1] if len(order) else ends
+        data, at, end = b"", 0, 0  # what was read: the file's bytes at .. end
         for block in range(0, len(order), _BLOCK):
             part = slice(block, block + _BLOCK)
-            for offset, size in zip(offsets[part].tolist(), sizes[part].tolist()):
-                f.seek(offset)
-                yield f.read(size)
+            items = zip(offsets[part].tolist(), sizes[part].tolist(), reach[part].tolist())
+            for offset, size, stop in items:
+                if not at <= offset <= offset + size <= end:
+                    f.seek(offset)
+                    data = f.read(max(size, min(stop - offset, _RUN_BYTES)))
+                    at, end = offset, offset + len(data)
+                yield data[offset - at : offset - at + size]
 
     def close(self) -> None:
         self._file.close()

@@ -4,9 +4,10 @@ Theory of operation
 -------------------
 Each connection has two machines, one per side. A segment that passes the
 capture point produces *endpoint events* for its sender (``SEND_*``) and for
-its receiver (``RECV_*``, ``*_ACKED``); ``teardown.py`` derives the events in
-a fixed order and looks each one up here. All transitions live in this module;
-it does not know which role (client/server) a machine plays.
+its receiver (``RECV_*``, ``*_ACKED``); the walk (``walk.pyx``) derives the
+events in a fixed order and looks each one up in this table (in a numbered copy
+it makes of it at import). All transitions live in this module; it does not
+know which role (client/server) a machine plays.
 
 What the capture can and cannot tell: a segment is taken to reach its
 receiver when it passes the capture point ("receipt at passing"), so a segment
@@ -121,8 +122,3 @@ TRANSITIONS: dict[State, dict[Event, State]] = {
         E.TIMEOUT: S.CLOSED,
     },
 }
-
-
-def step(state: State, event: Event) -> State:
-    """The state after ``event``; unchanged when the table has no entry."""
-    return TRANSITIONS[state].get(event, state)

@@ -9,8 +9,8 @@ written down in docs/verdicts.md.
 
 This module is compiled (Cython): the walk visits every segment of a capture
 and was a third of the analysis as Python. The states, event kinds and
-transitions stay Python objects from ``states`` and ``vocabulary``, the one
-place they are defined; only the per-segment arithmetic and bookkeeping are C.
+transitions are defined in ``states`` and ``vocabulary`` only; the walk numbers
+them at import (``TABLE``) and gives the enums back in what it makes.
 
 Sequence numbers are unwrapped per side (modulo 2^32 arithmetic, relative to
 the side's first sequence number), so wrap-around and long transfers compare
@@ -21,8 +21,8 @@ cimport cython
 
 from .model import Event, FinResend, Reset, SideFacts, TimeWait
 from .segments import flags_text
+from .states import TRANSITIONS
 from .states import Event as E
-from .states import step
 from .vocabulary import CloseKind, EventKind, Side, State, TimeWaitEnd
 
 # Segment flags (segments.py).
@@ -81,15 +81,45 @@ cdef enum:
     K_KEEPALIVE = 1 << 12
     K_HANDSHAKE_ACK = 1 << 13
 
-# Vocabulary words compared by identity in the loop.
+# Sides, compared by identity in the loop.
 cdef object CLIENT = Side.CLIENT
 cdef object SERVER = Side.SERVER
-cdef object CLOSED = State.CLOSED
-cdef object LISTEN = State.LISTEN
-cdef object ESTABLISHED = State.ESTABLISHED
-cdef object SYN_RECEIVED = State.SYN_RECEIVED
-cdef object CLOSE_WAIT = State.CLOSE_WAIT
-cdef object TIME_WAIT = State.TIME_WAIT
+
+# ``states.TRANSITIONS`` by number: the walk keeps a side's state as its
+# position in ``State`` and looks endpoint events (by position in
+# ``states.Event``) up in this copy of the table, made from it at import.
+STATES = tuple(State)
+_ENDPOINT_EVENTS = tuple(E)
+assert len(STATES) <= 16 and len(_ENDPOINT_EVENTS) <= 16
+cdef int TABLE[16][16]
+for _s, _from in enumerate(STATES):
+    for _e, _event in enumerate(_ENDPOINT_EVENTS):
+        TABLE[_s][_e] = STATES.index(TRANSITIONS[_from].get(_event, _from))
+
+cdef int CLOSED = STATES.index(State.CLOSED)
+cdef int LISTEN = STATES.index(State.LISTEN)
+cdef int ESTABLISHED = STATES.index(State.ESTABLISHED)
+cdef int SYN_RECEIVED = STATES.index(State.SYN_RECEIVED)
+cdef int CLOSE_WAIT = STATES.index(State.CLOSE_WAIT)
+cdef int TIME_WAIT = STATES.index(State.TIME_WAIT)
+cdef int SEND_SYN = _ENDPOINT_EVENTS.index(E.SEND_SYN)
+cdef int SEND_SYN_ACK = _ENDPOINT_EVENTS.index(E.SEND_SYN_ACK)
+cdef int RECV_SYN = _ENDPOINT_EVENTS.index(E.RECV_SYN)
+cdef int RECV_SYN_ACK = _ENDPOINT_EVENTS.index(E.RECV_SYN_ACK)
+cdef int SYN_ACKED = _ENDPOINT_EVENTS.index(E.SYN_ACKED)
+cdef int SEND_FIN = _ENDPOINT_EVENTS.index(E.SEND_FIN)
+cdef int SEND_FIN_CROSSING = _ENDPOINT_EVENTS.index(E.SEND_FIN_CROSSING)
+cdef int RECV_FIN = _ENDPOINT_EVENTS.index(E.RECV_FIN)
+cdef int FIN_ACKED = _ENDPOINT_EVENTS.index(E.FIN_ACKED)
+cdef int SEND_RST = _ENDPOINT_EVENTS.index(E.SEND_RST)
+cdef int RECV_RST = _ENDPOINT_EVENTS.index(E.RECV_RST)
+cdef int TIMEOUT = _ENDPOINT_EVENTS.index(E.TIMEOUT)
+cdef int RESEND_FIN_AFTER_ACK = _ENDPOINT_EVENTS.index(E.RESEND_FIN_AFTER_ACK)
+
+
+cdef inline int step(int state, int event):
+    """The state after ``event``; unchanged when the table has no entry."""
+    return TABLE[state][event]
 
 
 cdef inline long long unwrap(long long raw, long long base, long long reference):
@@ -105,7 +135,7 @@ cdef class SideWalk:
     None for them, as the rest of the analysis expects.
     """
 
-    cdef public object state
+    cdef int _state  # its position in STATES
     cdef public object isn  # int, or None before its SYN
     cdef bint has_base
     cdef long long _base  # raw seq that unwrapped 0 stands for
@@ -133,12 +163,16 @@ cdef class SideWalk:
     cdef public object facts
     cdef dict ttls  # facts.ttls
 
-    def __init__(self, state):
-        self.state = state
+    def __init__(self, int state):
+        self._state = state
         self.isn = None
         self.tw_start = self.tw_ended_by = self.tw_end = None
         self.facts = SideFacts()
         self.ttls = self.facts.ttls
+
+    @property
+    def state(self):
+        return STATES[self._state]
 
     @property
     def base(self):
@@ -209,11 +243,11 @@ cdef class ConnectionWalk:
         cdef double due = INF, end
         cdef SideWalk side
         for side in (self.client, self.server):
-            if side.state is not TIME_WAIT:
+            if side._state != TIME_WAIT:
                 continue
             end = <double>side.tw_start + self.time_wait
             if now >= end:
-                side.state = step(side.state, E.TIMEOUT)
+                side._state = step(side._state, TIMEOUT)
                 side.tw_ended_by = TimeWaitEnd.TIMEOUT
                 side.tw_end = end
             else:
@@ -256,8 +290,8 @@ cdef class ConnectionWalk:
             ip_id, seq, ack, flags, length
         )
         s.last_time = now
-        sender_in_tw = s.state is TIME_WAIT
-        if r.state is TIME_WAIT:
+        sender_in_tw = s._state == TIME_WAIT
+        if r._state == TIME_WAIT:
             kinds |= K_TIME_WAIT_SEGMENT
         if from_server:
             self.server_answered = True
@@ -285,7 +319,7 @@ cdef class ConnectionWalk:
             and length <= 1
             and s.next_u > 0
             and u == s.next_u - 1
-            and (s.state is ESTABLISHED or s.state is CLOSE_WAIT)
+            and (s._state == ESTABLISHED or s._state == CLOSE_WAIT)
         ):
             kinds |= K_KEEPALIVE
             s.facts.keepalive_frames.append(frame)
@@ -316,8 +350,8 @@ cdef class ConnectionWalk:
                     ack,
                     length,
                     KIND_PRIORITY[_lowest_bit(kinds)],
-                    self.client.state,
-                    self.server.state,
+                    STATES[self.client._state],
+                    STATES[self.server._state],
                 )
             )
 
@@ -327,8 +361,8 @@ cdef class ConnectionWalk:
             s.isn = seq
             s.has_base, s._base = True, seq
             s.next_u = 0
-            s.state = step(s.state, E.SEND_SYN_ACK if is_syn_ack else E.SEND_SYN)
-            r.state = step(r.state, E.RECV_SYN_ACK if is_syn_ack else E.RECV_SYN)
+            s._state = step(s._state, SEND_SYN_ACK if is_syn_ack else SEND_SYN)
+            r._state = step(r._state, RECV_SYN_ACK if is_syn_ack else RECV_SYN)
             return K_SYN_ACK if is_syn_ack else K_SYN
         return K_SYN_RETRANSMISSION
 
@@ -361,8 +395,8 @@ cdef class ConnectionWalk:
             kinds |= K_TIME_WAIT_ACK
         elif a_u > r.next_u and r.packets:
             self.missed_frames.append(frame)
-        if r.state is SYN_RECEIVED and r.isn is not None and a_u >= 1:
-            r.state = step(r.state, E.SYN_ACKED)
+        if r._state == SYN_RECEIVED and r.isn is not None and a_u >= 1:
+            r._state = step(r._state, SYN_ACKED)
             if who is CLIENT:
                 kinds |= K_HANDSHAKE_ACK
         covers_fin = r.has_fin and a_u >= r._fin_u + 1
@@ -377,7 +411,7 @@ cdef class ConnectionWalk:
                 self.reack_wanted = None
         if not covers_fin:
             return kinds
-        if s.state is TIME_WAIT and s.tw_estimated:
+        if s._state == TIME_WAIT and s.tw_estimated:
             # The TIME_WAIT side's own ACK of the peer's FIN: TIME_WAIT starts now.
             s.tw_start, s.tw_estimated = now, False
         if r.fin_acked:
@@ -386,8 +420,8 @@ cdef class ConnectionWalk:
         if r.facts.fin_ack_frame is None:
             r.facts.fin_ack_frame = frame
             r.facts.fin_ack_time = now
-        r.state = step(r.state, E.FIN_ACKED)
-        if r.state is TIME_WAIT:
+        r._state = step(r._state, FIN_ACKED)
+        if r._state == TIME_WAIT:
             self._enter_time_wait(r, now, False)
         if s.fin_acked:
             kinds |= K_FINAL_ACK
@@ -399,7 +433,7 @@ cdef class ConnectionWalk:
 
     cdef int _fin(self, SideWalk s, SideWalk r, who, long long frame, long long flags,
                   long long ack, double now, long long fin_u):
-        cdef int kinds
+        cdef int kinds, before
         if not s.has_fin:
             s.has_fin, s._fin_u = True, fin_u
             s.facts.fin_frame, s.facts.fin_time = frame, now
@@ -415,7 +449,7 @@ cdef class ConnectionWalk:
                 self.crossed = crossing
             if crossing:
                 self._undo_close_wait(who)
-            s.state = step(s.state, E.SEND_FIN_CROSSING if crossing else E.SEND_FIN)
+            s._state = step(s._state, SEND_FIN_CROSSING if crossing else SEND_FIN)
         elif fin_u == s._fin_u:
             s.fin_retransmissions += 1
             kinds = K_FIN_RETRANSMISSION
@@ -426,13 +460,13 @@ cdef class ConnectionWalk:
             if s.fin_acked:
                 # Its ACK passed the capture point but never reached it.
                 s.fin_acked = False
-                s.state = step(s.state, E.RESEND_FIN_AFTER_ACK)
+                s._state = step(s._state, RESEND_FIN_AFTER_ACK)
                 self.reack_wanted = resend
         else:
             return 0  # a FIN beyond the first: data after FIN, already recorded
-        before = r.state
-        r.state = step(r.state, E.RECV_FIN)
-        if before is not TIME_WAIT and r.state is TIME_WAIT:
+        before = r._state
+        r._state = step(r._state, RECV_FIN)
+        if before != TIME_WAIT and r._state == TIME_WAIT:
             # Until its ACK of this FIN is captured, TIME_WAIT's start is estimated.
             self._enter_time_wait(r, now, True)
         return kinds
@@ -445,10 +479,10 @@ cdef class ConnectionWalk:
         still ESTABLISHED; the events since then are corrected.
         """
         for e in reversed(self.events):
-            if who is CLIENT and e.client_state is CLOSE_WAIT:
-                e.client_state = ESTABLISHED
-            elif who is SERVER and e.server_state is CLOSE_WAIT:
-                e.server_state = ESTABLISHED
+            if who is CLIENT and e.client_state is State.CLOSE_WAIT:
+                e.client_state = State.ESTABLISHED
+            elif who is SERVER and e.server_state is State.CLOSE_WAIT:
+                e.server_state = State.ESTABLISHED
             else:
                 break
 
@@ -469,8 +503,8 @@ cdef class ConnectionWalk:
                 (s._base + s.next_u) & MASK32 if s.packets > 1 else None,
                 (s._base + r.acked_u) & MASK32 if r.has_acked else None,
                 ttl,
-                s.state,
-                r.state,
+                STATES[s._state],
+                STATES[r._state],
                 unacked_sent,
                 unacked_received,
                 length,
@@ -478,12 +512,12 @@ cdef class ConnectionWalk:
         )
         if self.rst_sender is None:
             self.rst_sender = who
-        if r.state is TIME_WAIT:
+        if r._state == TIME_WAIT:
             r.tw_ended_by, r.tw_end = TimeWaitEnd.RST, now
-        if s.state is TIME_WAIT:
+        if s._state == TIME_WAIT:
             s.tw_ended_by, s.tw_end = TimeWaitEnd.RST, now
-        s.state = step(s.state, E.SEND_RST)
-        r.state = step(r.state, E.RECV_RST)
+        s._state = step(s._state, SEND_RST)
+        r._state = step(r._state, RECV_RST)
         return K_RST
 
     def close_kind(self):

@@ -7,7 +7,6 @@ describes it and the tests validate every document they make against it.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import Any, TextIO
@@ -15,6 +14,9 @@ from typing import Any, TextIO
 from ..analysis import Analysis
 from ..model import Connection, Event
 from ..vocabulary import Side
+
+# A connection's JSON as the streaming outputs write it, made as text (compiled).
+from .connection_text import connection_json as connection_json
 
 SCHEMA_ID = "teardown.analysis/1"
 _WRITE_BATCH = 256  # list items joined per write
@@ -37,38 +39,6 @@ def event_dict(e: Event) -> dict[str, Any]:
         "kind": e.kind.value,
         "states": {"client": e.client_state.value, "server": e.server_state.value},
     }
-
-
-# ``event_dict`` as JSON text, filled in directly: events are most of a
-# document, and building a dict per event for the encoder took twice as long.
-# Every string in it is a vocabulary word (a str enum, written as its value
-# without the cost of reading ``.value``) or flag letters, which need no
-# escaping; times are written as json writes floats (repr).
-_EVENT_JSON = (
-    '{"frame":%d,"time":%s,"from":"%s","flags":"%s","seq":%d,"ack":%d,"len":%d,'
-    '"kind":"%s","states":{"client":"%s","server":"%s"}}'
-)
-
-
-def events_json(events: list[Event]) -> str:
-    """The same text as the JSON encoder makes of ``[event_dict(e), ...]``."""
-    texts = [
-        _EVENT_JSON
-        % (
-            e.frame,
-            float.__repr__(e.time),
-            e.sender,
-            e.flags,
-            e.seq,
-            e.ack,
-            e.length,
-            e.kind,
-            e.client_state,
-            e.server_state,
-        )
-        for e in events
-    ]
-    return "[" + ",".join(texts) + "]"
 
 
 def _fields(c: Connection) -> dict[str, Any]:
@@ -183,91 +153,6 @@ def write_jsonl(a: Analysis, out: TextIO, connections: Iterable[str] | None = No
         connections = (_dumps(connection_dict(c)) for c in a.connections)
     for text in connections:
         out.write(text[:-1] + capture)
-
-
-# ``_fields`` as JSON text, filled in directly (like ``_EVENT_JSON``): the
-# encoder took a third of the rendering of a connection. Addresses are text
-# the reader made (digits, dots, colons, hex), the rest vocabulary words.
-_FIELDS_JSON = (
-    '{"client":{"ip":"%s","port":%d},"server":{"ip":"%s","port":%d},"roles_inferred":%s,'
-    '"incarnation":%d,"first_frame":%d,"last_frame":%d,"first_time":%s,"last_time":%s,'
-    '"isn":{"client":%s,"server":%s},"close":"%s","active_closer":%s,"rst_sender":%s,'
-    '"half_close":%s,"fin_retransmissions":%s,"end_states":%s,"time_wait":%s,'
-    '"packets":%s,"payload_bytes":%s'
-)
-_TIME_WAIT_JSON = '{"side":%s,"start":%s,"end":%s,"ended_by":%s,"start_estimated":%s}'
-_NO_TIME_WAIT = _TIME_WAIT_JSON % ("null", "null", "null", "null", "false")
-
-
-def _bool(x: bool) -> str:
-    return "true" if x else "false"
-
-
-def _int_or_null(x: int | None) -> str:
-    return "null" if x is None else str(x)
-
-
-def _float_or_null(x: float | None) -> str:
-    if x is None:
-        return "null"
-    return float.__repr__(x) if math.isfinite(x) else _dumps(x)
-
-
-def _word_or_null(x: str | None) -> str:
-    return "null" if x is None else f'"{x}"'
-
-
-def _numbers(by_side: dict) -> str:
-    return "{" + ",".join([f'"{side}":{n}' for side, n in by_side.items()]) + "}"
-
-
-def _words(by_side: dict) -> str:
-    return "{" + ",".join([f'"{side}":"{word}"' for side, word in by_side.items()]) + "}"
-
-
-def _fields_json(c: Connection) -> str:
-    """The same text as the JSON encoder makes of ``_fields(c)``, without its closing brace."""
-    tw = c.time_wait
-    if tw is None:
-        time_wait = _NO_TIME_WAIT
-    else:
-        time_wait = _TIME_WAIT_JSON % (
-            _word_or_null(tw.side),
-            _float_or_null(tw.start),
-            _float_or_null(tw.end),
-            _word_or_null(tw.ended_by),
-            _bool(tw.start_estimated),
-        )
-    return _FIELDS_JSON % (
-        c.client.ip,
-        c.client.port,
-        c.server.ip,
-        c.server.port,
-        _bool(c.roles_inferred),
-        c.incarnation,
-        c.first_frame,
-        c.last_frame,
-        _float_or_null(c.first_time),
-        _float_or_null(c.last_time),
-        _int_or_null(c.isn_client),
-        _int_or_null(c.isn_server),
-        c.close,
-        _word_or_null(c.active_closer),
-        _word_or_null(c.rst_sender),
-        _bool(c.half_close),
-        _numbers(c.fin_retransmissions),
-        _words(c.end_states),
-        time_wait,
-        _numbers(c.packets),
-        _numbers(c.payload_bytes),
-    )
-
-
-def connection_json(c: Connection) -> str:
-    """``connection_dict``'s JSON without the id, which is provisional (the
-    first frame) until ``numbered_json`` adds the final one (``spool.ConnectionSpool``)."""
-    zeek = ',"zeek":' + _dumps(c.zeek) if c.zeek is not None else ""
-    return _fields_json(c) + ',"events":' + events_json(c.events) + zeek + "}"
 
 
 def numbered_json(numbered: Iterable[tuple[int, str]]) -> Iterator[str]:

@@ -1,0 +1,271 @@
+# cython: language_level=3
+"""A connection as the JSON document writes it, made as text directly.
+
+``connection_json(c)`` is byte for byte what ``json`` makes of
+``document.connection_dict(c)`` without the id (tests/test_json_output.py
+checks it on every capture): compact separators, ints and floats as ``repr``
+writes them, non-finite floats as ``json`` does. Every string in it is a
+vocabulary word, flag letters or an address text, which need no escaping;
+Zeek's history and state are escaped as ``json`` escapes strings.
+
+Connections are most of a document, and rendering them with templates and
+the JSON encoder took a fifth of the analysis; this module is compiled
+(Cython) and writes into one growing buffer.
+"""
+
+from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
+from cpython.unicode cimport PyUnicode_AsUTF8AndSize, PyUnicode_DecodeASCII
+from libc.math cimport isfinite, llround
+from libc.string cimport memcpy, strlen
+
+import json
+from json.encoder import encode_basestring_ascii
+
+
+cdef extern from "Python.h":
+    char* PyOS_double_to_string(double val, char format_code, int precision, int flags,
+                                int* ptype) except NULL
+    int Py_DTSF_ADD_DOT_0
+
+
+cdef object _dumps = json.JSONEncoder(separators=(",", ":")).encode
+
+
+cdef class _Text:
+    """ASCII text, appended to."""
+
+    cdef char* data
+    cdef Py_ssize_t size, capacity
+
+    def __cinit__(self):
+        self.capacity = 4096
+        self.data = <char*>PyMem_Malloc(self.capacity)
+        if self.data == NULL:
+            raise MemoryError()
+
+    def __dealloc__(self):
+        PyMem_Free(self.data)
+
+    cdef int reserve(self, Py_ssize_t more) except -1:
+        cdef char* grown
+        if self.size + more <= self.capacity:
+            return 0
+        while self.capacity < self.size + more:
+            self.capacity *= 2
+        grown = <char*>PyMem_Realloc(self.data, self.capacity)
+        if grown == NULL:
+            raise MemoryError()
+        self.data = grown
+        return 0
+
+    cdef int put(self, const char* s, Py_ssize_t n) except -1:
+        self.reserve(n)
+        memcpy(self.data + self.size, s, n)
+        self.size += n
+        return 0
+
+    cdef int lit(self, bytes s) except -1:
+        return self.put(s, len(s))
+
+    cdef int text(self, object s) except -1:
+        """A str (a vocabulary word is one) as it is."""
+        cdef Py_ssize_t n
+        cdef const char* p = PyUnicode_AsUTF8AndSize(s, &n)
+        return self.put(p, n)
+
+    cdef int word(self, object s) except -1:
+        """A str in quotes (no escaping needed), or null."""
+        if s is None:
+            return self.lit(b"null")
+        self.lit(b'"')
+        self.text(s)
+        return self.lit(b'"')
+
+    cdef int integer(self, object x) except -1:
+        """An int, or null."""
+        if x is None:
+            return self.lit(b"null")
+        return self.whole(x)
+
+    cdef int whole(self, long long v) except -1:
+        cdef unsigned long long u = <unsigned long long>(-v) if v < 0 else <unsigned long long>v
+        cdef char digits[24]
+        cdef int n = 0
+        while True:  # (snprintf took as long as all the rest)
+            digits[23 - n] = 48 + u % 10
+            n += 1
+            u //= 10
+            if u == 0:
+                break
+        if v < 0:
+            digits[23 - n] = 45  # "-"
+            n += 1
+        return self.put(digits + 24 - n, n)
+
+    cdef int number(self, object x) except -1:
+        """A float as ``json`` writes it (``repr``), or null."""
+        cdef char* s
+        cdef double v
+        cdef long long micros
+        if x is None:
+            return self.lit(b"null")
+        v = x
+        if not isfinite(v):
+            return self.text(_dumps(v))
+        if 1e-4 <= v < 8589934592.0:
+            # Capture times are whole microseconds, mostly. When the decimal
+            # of v to 6 places rounds back to v, it is repr(v): below 2^33
+            # doubles are closer than 1e-6 apart, so no shorter decimal, and
+            # no other of 6 places, rounds to v. (repr's general algorithm
+            # took more than half of the rendering.)
+            micros = llround(v * 1e6)
+            if <double>micros / 1e6 == v:
+                return self.micros(micros)
+        s = PyOS_double_to_string(v, b"r", 0, Py_DTSF_ADD_DOT_0, NULL)
+        try:
+            self.put(s, strlen(s))
+        finally:
+            PyMem_Free(s)
+        return 0
+
+    cdef int micros(self, long long micros) except -1:
+        """``micros`` / 10^6 (not negative) with its trailing zeros cut, as repr writes it."""
+        cdef long long fraction = micros % 1000000
+        cdef char digits[6]
+        cdef int k, n = 6
+        self.whole(micros // 1000000)
+        if fraction == 0:
+            return self.lit(b".0")
+        while fraction % 10 == 0:
+            fraction //= 10
+            n -= 1
+        for k in range(n - 1, -1, -1):
+            digits[k] = 48 + fraction % 10
+            fraction //= 10
+        self.lit(b".")
+        return self.put(digits, n)
+
+    cdef int boolean(self, object x) except -1:
+        return self.lit(b"true" if x else b"false")
+
+    cdef int by_side(self, dict values, bint words) except -1:
+        """{side: value} as an object of numbers (or of words)."""
+        cdef bint first = True
+        self.lit(b"{")
+        for side, value in values.items():
+            if not first:
+                self.lit(b",")
+            first = False
+            self.word(side)
+            self.lit(b":")
+            if words:
+                self.word(value)
+            else:
+                self.integer(value)
+        return self.lit(b"}")
+
+    cdef str result(self):
+        return PyUnicode_DecodeASCII(self.data, self.size, NULL)
+
+
+def connection_json(c):
+    """``document.connection_dict(c)``'s JSON without the id, which is
+    provisional (the first frame) until ``numbered_json`` adds the final one
+    (``spool.ConnectionSpool``)."""
+    cdef _Text t = _Text()
+    client, server, tw = c.client, c.server, c.time_wait
+    t.lit(b'{"client":{"ip":')
+    t.word(client.ip)
+    t.lit(b',"port":')
+    t.integer(client.port)
+    t.lit(b'},"server":{"ip":')
+    t.word(server.ip)
+    t.lit(b',"port":')
+    t.integer(server.port)
+    t.lit(b'},"roles_inferred":')
+    t.boolean(c.roles_inferred)
+    t.lit(b',"incarnation":')
+    t.integer(c.incarnation)
+    t.lit(b',"first_frame":')
+    t.integer(c.first_frame)
+    t.lit(b',"last_frame":')
+    t.integer(c.last_frame)
+    t.lit(b',"first_time":')
+    t.number(c.first_time)
+    t.lit(b',"last_time":')
+    t.number(c.last_time)
+    t.lit(b',"isn":{"client":')
+    t.integer(c.isn_client)
+    t.lit(b',"server":')
+    t.integer(c.isn_server)
+    t.lit(b'},"close":')
+    t.word(c.close)
+    t.lit(b',"active_closer":')
+    t.word(c.active_closer)
+    t.lit(b',"rst_sender":')
+    t.word(c.rst_sender)
+    t.lit(b',"half_close":')
+    t.boolean(c.half_close)
+    t.lit(b',"fin_retransmissions":')
+    t.by_side(c.fin_retransmissions, False)
+    t.lit(b',"end_states":')
+    t.by_side(c.end_states, True)
+    t.lit(b',"time_wait":{"side":')
+    if tw is None:
+        t.lit(b'null,"start":null,"end":null,"ended_by":null,"start_estimated":false}')
+    else:
+        t.word(tw.side)
+        t.lit(b',"start":')
+        t.number(tw.start)
+        t.lit(b',"end":')
+        t.number(tw.end)
+        t.lit(b',"ended_by":')
+        t.word(tw.ended_by)
+        t.lit(b',"start_estimated":')
+        t.boolean(tw.start_estimated)
+        t.lit(b"}")
+    t.lit(b',"packets":')
+    t.by_side(c.packets, False)
+    t.lit(b',"payload_bytes":')
+    t.by_side(c.payload_bytes, False)
+    t.lit(b',"events":[')
+    first = True
+    for e in c.events:
+        if not first:
+            t.lit(b",")
+        first = False
+        t.lit(b'{"frame":')
+        t.integer(e.frame)
+        t.lit(b',"time":')
+        t.number(e.time)
+        t.lit(b',"from":')
+        t.word(e.sender)
+        t.lit(b',"flags":')
+        t.word(e.flags)
+        t.lit(b',"seq":')
+        t.integer(e.seq)
+        t.lit(b',"ack":')
+        t.integer(e.ack)
+        t.lit(b',"len":')
+        t.integer(e.length)
+        t.lit(b',"kind":')
+        t.word(e.kind)
+        t.lit(b',"states":{"client":')
+        t.word(e.client_state)
+        t.lit(b',"server":')
+        t.word(e.server_state)
+        t.lit(b"}}")
+    t.lit(b"]")
+    if c.zeek is not None:
+        t.lit(b',"zeek":{')
+        first = True
+        for key, value in c.zeek.items():
+            if not first:
+                t.lit(b",")
+            first = False
+            t.text(encode_basestring_ascii(key))
+            t.lit(b":")
+            t.text(encode_basestring_ascii(value))
+        t.lit(b"}")
+    t.lit(b"}")
+    return t.result()

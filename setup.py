@@ -1,7 +1,7 @@
 """The compiled parts of teardown: the per-segment walks (analyzer/walk.pyx,
 analyzer/zeek_session.pyx), the pcap reader's walk over its records
-(analyzer/capture/pcap_records.pyx) and the JSON text of a connection
-(analyzer/output/connection_text.pyx).
+(analyzer/capture/pcap_records.pyx) and JSON text made directly
+(analyzer/output/json_text.pyx).
 
 Everything else is in pyproject.toml; setuptools reads both.
 """
@@ -15,7 +15,7 @@ setup(
             "analyzer/walk.pyx",
             "analyzer/zeek_session.pyx",
             "analyzer/capture/pcap_records.pyx",
-            "analyzer/output/connection_text.pyx",
+            "analyzer/output/json_text.pyx",
         ],
         compiler_directives={"language_level": 3},
     )

@@ -164,3 +164,24 @@ def test_connection_text_is_the_encoders_for_any_values(c):
     d = connection_dict(c)
     del d["id"]
     assert connection_json(c) == json.dumps(d, separators=(",", ":"))
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | _floats | st.text(),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.tuples(inner, inner)
+        | st.dictionaries(st.text(max_size=5), inner, max_size=4)
+        | st.dictionaries(st.integers(), inner, max_size=2)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_json_values)
+def test_json_text_is_the_encoders(value):
+    # What the findings and the TIME_WAIT series are written with.
+    from analyzer.output.json_text import json_text
+
+    assert json_text(value) == json.dumps(value, separators=(",", ":"))

@@ -16,7 +16,8 @@ from ..model import Connection, Event
 from ..vocabulary import Side
 
 # A connection's JSON as the streaming outputs write it, made as text (compiled).
-from .connection_text import connection_json as connection_json
+from .json_text import connection_json as connection_json
+from .json_text import json_text
 
 SCHEMA_ID = "teardown.analysis/1"
 _WRITE_BATCH = 256  # list items joined per write
@@ -131,13 +132,13 @@ def write_json(a: Analysis, out: TextIO, connections: Iterable[str] | None = Non
     (``ConnectionSpool.numbered``).
     """
     out.write(_dumps(_head(a))[:-1] + ',"findings":')
-    _write_list(out, (_dumps(f.as_dict()) for f in a.findings))
+    _write_list(out, (json_text(f.as_dict()) for f in a.findings))
     summary = a.time_wait_summary
     if summary is not None:
         out.write(',"time_wait":{"hosts":')
-        _write_list(out, (_dumps(h.as_dict()) for h in summary.hosts))
+        _write_list(out, (json_text(h.as_dict()) for h in summary.hosts))
         out.write(',"destinations":')
-        _write_list(out, (_dumps(d.as_dict()) for d in summary.destinations))
+        _write_list(out, (json_text(d.as_dict()) for d in summary.destinations))
         out.write("}")
     out.write(',"connections":')
     if connections is None:

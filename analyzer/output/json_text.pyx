@@ -1,16 +1,19 @@
 # cython: language_level=3
-"""A connection as the JSON document writes it, made as text directly.
+"""JSON text made directly, byte for byte what ``json`` makes (compact separators).
 
-``connection_json(c)`` is byte for byte what ``json`` makes of
-``document.connection_dict(c)`` without the id (tests/test_json_output.py
-checks it on every capture): compact separators, ints and floats as ``repr``
-writes them, non-finite floats as ``json`` does. Every string in it is a
+``connection_json(c)`` is what ``json`` makes of ``document.connection_dict(c)``
+without the id (tests/test_json_output.py checks it on every capture and on
+any values); ``json_text(value)`` is what it makes of any value of dicts,
+lists, strings, numbers, booleans and None (the findings and the TIME_WAIT
+series). Ints and floats are written as ``repr`` writes them, non-finite
+floats as ``json`` does. In a connection every string but Zeek's is a
 vocabulary word, flag letters or an address text, which need no escaping;
-Zeek's history and state are escaped as ``json`` escapes strings.
+other strings are escaped as ``json`` escapes them.
 
 Connections are most of a document, and rendering them with templates and
-the JSON encoder took a fifth of the analysis; this module is compiled
-(Cython) and writes into one growing buffer.
+the JSON encoder took a fifth of the analysis; the findings and the TIME_WAIT
+series are written at the end of a run, while nothing else can run. This
+module is compiled (Cython) and writes into one growing buffer.
 """
 
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
@@ -164,6 +167,46 @@ cdef class _Text:
                 self.integer(value)
         return self.lit(b"}")
 
+    cdef int value(self, object x) except -1:
+        """Any value as ``json`` writes it."""
+        cdef type kind = type(x)
+        cdef bint first = True
+        if x is None:
+            return self.lit(b"null")
+        if x is True:
+            return self.lit(b"true")
+        if x is False:
+            return self.lit(b"false")
+        if kind is str:
+            return self.text(encode_basestring_ascii(x))
+        if kind is int:
+            try:
+                return self.whole(x)
+            except OverflowError:  # beyond 64 bits
+                return self.text(repr(x))
+        if kind is float:
+            return self.number(x)
+        if kind is list or kind is tuple:
+            self.lit(b"[")
+            for item in x:
+                if not first:
+                    self.lit(b",")
+                first = False
+                self.value(item)
+            return self.lit(b"]")
+        if kind is dict and all(type(key) is str for key in x):
+            self.lit(b"{")
+            for key, item in x.items():
+                if not first:
+                    self.lit(b",")
+                first = False
+                self.text(encode_basestring_ascii(key))
+                self.lit(b":")
+                self.value(item)
+            return self.lit(b"}")
+        # Anything else (a subclass, a dict with other keys): json itself.
+        return self.text(_dumps(x))
+
     cdef str result(self):
         return PyUnicode_DecodeASCII(self.data, self.size, NULL)
 
@@ -268,4 +311,11 @@ def connection_json(c):
             t.text(encode_basestring_ascii(value))
         t.lit(b"}")
     t.lit(b"}")
+    return t.result()
+
+
+def json_text(value):
+    """``value`` as ``json`` writes it with compact separators."""
+    cdef _Text t = _Text()
+    t.value(value)
     return t.result()

@@ -19,18 +19,15 @@ correctly.
 
 cimport cython
 
+from . import segments
 from .model import Event, FinResend, Reset, SideFacts, TimeWait
 from .segments import flags_text
 from .states import TRANSITIONS
 from .states import Event as E
 from .vocabulary import CloseKind, EventKind, Side, State, TimeWaitEnd
 
-# Segment flags (segments.py).
-cdef enum:
-    FIN = 0x01
-    SYN = 0x02
-    RST = 0x04
-    ACK = 0x10
+# Segment flags, as ``segments`` defines them.
+cdef long long FIN = segments.FIN, SYN = segments.SYN, RST = segments.RST, ACK = segments.ACK
 
 # The columns of a block of segment rows (``teardown.segment_rows``), in order.
 ROW_COLUMNS = ("frame", "ts_ns", "flags", "seq", "ack", "payload_len", "tsval", "ttl", "ip_id")
@@ -65,21 +62,20 @@ KIND_PRIORITY = (
     EventKind.KEEPALIVE,
     EventKind.HANDSHAKE_ACK,
 )
-cdef enum:
-    K_SYN = 1 << 0
-    K_SYN_ACK = 1 << 1
-    K_SYN_RETRANSMISSION = 1 << 2
-    K_RST = 1 << 3
-    K_FIN = 1 << 4
-    K_FIN_RETRANSMISSION = 1 << 5
-    K_DATA_AFTER_FIN = 1 << 6
-    K_TIME_WAIT_ACK = 1 << 7
-    K_FINAL_ACK = 1 << 8
-    K_FIN_ACK = 1 << 9
-    K_TIME_WAIT_SEGMENT = 1 << 10
-    K_HALF_CLOSE_DATA = 1 << 11
-    K_KEEPALIVE = 1 << 12
-    K_HANDSHAKE_ACK = 1 << 13
+cdef int K_SYN = 1 << KIND_PRIORITY.index(EventKind.SYN)
+cdef int K_SYN_ACK = 1 << KIND_PRIORITY.index(EventKind.SYN_ACK)
+cdef int K_SYN_RETRANSMISSION = 1 << KIND_PRIORITY.index(EventKind.SYN_RETRANSMISSION)
+cdef int K_RST = 1 << KIND_PRIORITY.index(EventKind.RST)
+cdef int K_FIN = 1 << KIND_PRIORITY.index(EventKind.FIN)
+cdef int K_FIN_RETRANSMISSION = 1 << KIND_PRIORITY.index(EventKind.FIN_RETRANSMISSION)
+cdef int K_DATA_AFTER_FIN = 1 << KIND_PRIORITY.index(EventKind.DATA_AFTER_FIN)
+cdef int K_TIME_WAIT_ACK = 1 << KIND_PRIORITY.index(EventKind.TIME_WAIT_ACK)
+cdef int K_FINAL_ACK = 1 << KIND_PRIORITY.index(EventKind.FINAL_ACK)
+cdef int K_FIN_ACK = 1 << KIND_PRIORITY.index(EventKind.FIN_ACK)
+cdef int K_TIME_WAIT_SEGMENT = 1 << KIND_PRIORITY.index(EventKind.TIME_WAIT_SEGMENT)
+cdef int K_HALF_CLOSE_DATA = 1 << KIND_PRIORITY.index(EventKind.HALF_CLOSE_DATA)
+cdef int K_KEEPALIVE = 1 << KIND_PRIORITY.index(EventKind.KEEPALIVE)
+cdef int K_HANDSHAKE_ACK = 1 << KIND_PRIORITY.index(EventKind.HANDSHAKE_ACK)
 
 # Sides, compared by identity in the loop.
 cdef object CLIENT = Side.CLIENT

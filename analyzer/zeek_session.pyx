@@ -14,14 +14,11 @@ segment of a capture.
 
 cimport cython
 
+from . import segments
 from .model import ZeekRecord
 
-# Segment flags (segments.py).
-cdef enum:
-    FIN = 0x01
-    SYN = 0x02
-    RST = 0x04
-    ACK = 0x10
+# Segment flags, as ``segments`` defines them.
+cdef long long FIN = segments.FIN, SYN = segments.SYN, RST = segments.RST, ACK = segments.ACK
 
 # Endpoint states (ZEEK.md section 1; TCP_Endpoint.h EndpointState): TCP_INACTIVE ...
 cdef enum:

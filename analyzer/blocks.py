@@ -1,10 +1,9 @@
 """Segments made from numpy columns a block of positions at a time.
 
-The per-segment walks (``teardown``, ``zeek``) read segments as rows made
-from the columns in connection order: tuples of Python ints, which are about
-ten times the size of the columns they come from, or rows of an int64 array.
-Made a block at a time, they stay bounded however many segments are walked,
-even inside one connection of millions of segments.
+The per-segment walks (``teardown``, ``zeek``) read segments in connection
+order as rows of an int64 array made from the columns (a copy, gathered by
+the order). Made a block at a time, they stay bounded however many segments
+are walked, even inside one connection of millions of segments.
 """
 
 from __future__ import annotations
@@ -36,8 +35,3 @@ class Blocks:
             stop = min(hi, self.end)
             yield self.items, pos - self.start, stop - self.start
             pos = stop
-
-    def between(self, lo: int, hi: int) -> Iterator[Any]:
-        """The items at positions ``lo`` .. ``hi - 1``, in order."""
-        for items, i, j in self.spans(lo, hi):
-            yield from items[i:j]

@@ -41,8 +41,7 @@ cdef object NS = 1_000_000_000
 cdef double INF = float("inf")
 # Two captures of one segment (two interfaces, a SPAN port) arrive this close
 # together with the same IP ID; a retransmission has a new IP ID and comes later.
-DUPLICATE_WINDOW = 0.010
-cdef double _DUPLICATE_WINDOW = DUPLICATE_WINDOW
+cdef double DUPLICATE_WINDOW = 0.010
 
 # A segment gets one event kind; when several apply, the first listed wins.
 # Kinds are gathered as bits, in this order: the lowest bit set wins.
@@ -113,12 +112,12 @@ cdef int TIMEOUT = _ENDPOINT_EVENTS.index(E.TIMEOUT)
 cdef int RESEND_FIN_AFTER_ACK = _ENDPOINT_EVENTS.index(E.RESEND_FIN_AFTER_ACK)
 
 
-cdef inline int step(int state, int event):
+cdef inline int step(int state, int event) noexcept:
     """The state after ``event``; unchanged when the table has no entry."""
     return TABLE[state][event]
 
 
-cdef inline long long unwrap(long long raw, long long base, long long reference):
+cdef inline long long unwrap(long long raw, long long base, long long reference) noexcept:
     """The value congruent to ``raw - base`` (mod 2^32) nearest ``reference``."""
     cdef long long delta = (raw - base - reference) & MASK32
     return reference + (delta - MOD if delta >= HALF else delta)
@@ -222,7 +221,9 @@ cdef class ConnectionWalk:
         """Walk rows ``lo .. hi - 1`` of a block (``teardown.segment_rows``);
         ``flip``: with client and server the other way round."""
         cdef Py_ssize_t i
-        if lo >= hi:
+        if rows.shape[1] != N_COLUMNS or not 0 <= lo <= hi <= rows.shape[0]:
+            raise ValueError(f"rows {lo}..{hi} of a block of shape {tuple(rows.shape)[:2]}")
+        if lo == hi:
             return
         if not self.started:
             self.started = True
@@ -276,7 +277,7 @@ cdef class ConnectionWalk:
             and ack == s.copy_ack
             and flags == s.copy_flags
             and length == s.copy_len
-            and now - s.last_time <= _DUPLICATE_WINDOW
+            and now - s.last_time <= DUPLICATE_WINDOW
         ):
             # The same segment captured twice: an artefact, not a retransmission.
             self.duplicate_frames.append(frame)
@@ -561,7 +562,7 @@ cdef class ConnectionWalk:
         )
 
 
-cdef inline int _lowest_bit(int kinds):
+cdef inline int _lowest_bit(int kinds) noexcept:
     cdef int k = 0
     while not kinds & 1:
         kinds >>= 1

@@ -63,12 +63,12 @@ cdef enum:
 _RSTOS0_EXCLUDED = frozenset("HAFGIQ")
 
 
-cdef inline long long wrapped(long long delta):
+cdef inline long long wrapped(long long delta) noexcept:
     """``delta`` modulo 2^32, as the signed value nearest zero."""
     return ((delta + HALF) & MASK32) - HALF
 
 
-cdef inline bint in_handshake(int state):
+cdef inline bint in_handshake(int state) noexcept:
     return state == INACTIVE or state == SYN_SENT or state == SYN_ACK_SENT
 
 
@@ -684,6 +684,10 @@ def replay(
     cdef Py_ssize_t k, pos
     cdef double t
     cdef long long flags, seq
+    if rows.shape[1] != len(PACKET_COLUMNS) or times.shape[0] != rows.shape[0]:
+        raise ValueError(f"a block of shape {tuple(rows.shape)[:2]} with {times.shape[0]} times")
+    if not 0 <= i <= j <= rows.shape[0]:
+        raise ValueError(f"rows {i}..{j} of a block of {rows.shape[0]}")
     for k in range(i, j):
         pos = position + k - i
         t, flags, seq = times[k], rows[k, FLAGS], rows[k, SEQ]

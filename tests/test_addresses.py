@@ -65,3 +65,28 @@ def test_a_million_addresses_take_little_memory():
     held = book._raw.nbytes + book._v4_keys.nbytes + book._v4_codes.nbytes
     assert book.count > 990_000
     assert held / book.count < 48  # bytes per address (a dict and texts: about 180)
+
+
+@pytest.mark.parametrize("many", [False, True], ids=["marked", "sorted"])
+def test_a_slice_keeps_its_own_addresses(many):
+    # A slice of segments takes only the addresses it uses, in their order:
+    # marked in a table when the capture has few addresses, sorted when it has
+    # many more than the slice's segments (unused ones added here).
+    from analyzer.capture import read_capture
+
+    seg = read_capture("captures/timewait-pileup.pcap").segments
+    spare = 8 * len(seg) + 1 if many else 0
+    seg.addresses = [*seg.addresses, *(f"198.51.100.{i % 250}" for i in range(spare))]
+    part = seg.take(np.arange(len(seg)) % 3 == 1)
+    own, used = part.with_own_addresses()
+    assert used.tolist() == sorted(set(part.src.tolist()) | set(part.dst.tolist()))
+    assert own.addresses == [part.addresses[c] for c in used.tolist()]
+    for column in ("src", "dst"):
+        codes = getattr(own, column).tolist()
+        assert [own.addresses[c] for c in codes] == [
+            part.addresses[c] for c in getattr(part, column).tolist()
+        ]
+        # Codes keep their order: comparing endpoints by code compares them the same way.
+        assert np.array_equal(
+            np.argsort(codes, kind="stable"), np.argsort(getattr(part, column), kind="stable")
+        )

@@ -24,6 +24,8 @@ def record_starts(const unsigned char[::1] buf, Py_ssize_t header, bint little,
     """
     cdef Py_ssize_t n = buf.shape[0], off = 0, count = 0, p
     cdef long long caplen
+    if header < 12:  # the captured length is bytes 8-11
+        raise ValueError(f"a record header of {header} bytes")
     starts = np.empty(n // header + 1, np.int64)
     cdef long long[::1] out = starts
     while off + header <= n:

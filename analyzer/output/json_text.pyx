@@ -91,7 +91,8 @@ cdef class _Text:
         return self.whole(x)
 
     cdef int whole(self, long long v) except -1:
-        cdef unsigned long long u = <unsigned long long>(-v) if v < 0 else <unsigned long long>v
+        # (negated as unsigned: -v overflows for the smallest int64)
+        cdef unsigned long long u = 0ULL - <unsigned long long>v if v < 0 else <unsigned long long>v
         cdef char digits[24]
         cdef int n = 0
         while True:  # (snprintf took as long as all the rest)

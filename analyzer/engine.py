@@ -120,7 +120,7 @@ class SliceProducts:
     first_frames: np.ndarray
     findings: list[tuple[int, int, bytes]]
     artefacts: ArtefactTally
-    time_wait: list[tuple]
+    time_wait: tuple[np.ndarray, np.ndarray]  # ``timewait.time_wait_rows``
     connections: list[Connection] | None = None
     records: list[zeek.ZeekRecord] | None = None
     documents: Any = None

@@ -75,8 +75,8 @@ class RecordFile:
         self.dtype = np.dtype(dtype)
         self._file = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as self)
 
-    def append(self, rows: list[tuple]) -> None:
-        self._file.write(np.array(rows, self.dtype).tobytes())
+    def append(self, rows: np.ndarray) -> None:
+        self._file.write(np.asarray(rows, self.dtype).tobytes())
 
     def load(self) -> np.ndarray:
         self._file.seek(0)

@@ -137,23 +137,25 @@ class TimeWaitSummary:
         }
 
 
-def time_wait_rows(connections: list[Connection], addresses: Sequence[str]) -> list[tuple]:
-    """What ``TimeWaitLedger`` keeps of each connection: id, client, server (their
-    codes in ``addresses``), port, the time of a new connection (a client SYN
-    was seen) and the TIME_WAIT holders."""
+def time_wait_rows(
+    connections: list[Connection], addresses: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """What ``TimeWaitLedger`` keeps of each connection, as its two tables
+    (``_SYN_ROW``, ``_HELD_ROW``) with addresses as their codes in ``addresses``:
+    made where the slice is walked, so that the engine only renumbers them."""
     code = {text: i for i, text in enumerate(addresses)}
-    rows = []
+    syns, held = [], []
     for c in connections:
         tw = c.time_wait
         if c.isn_client is None and tw is None:
             continue
-        holders = ()
+        dest = (c.id, code[c.client.ip], code[c.server.ip], c.server.port)
+        if c.isn_client is not None:  # a new connection: a client SYN was seen
+            syns.append((*dest, c.first_time))
         if tw is not None:
             sides = (Side.CLIENT, Side.SERVER) if tw.side is Side.BOTH else (tw.side,)
-            holders = tuple((side is Side.CLIENT, tw.start, tw.end) for side in sides)
-        syn_time = c.first_time if c.isn_client is not None else None
-        rows.append((c.id, code[c.client.ip], code[c.server.ip], c.server.port, syn_time, holders))
-    return rows
+            held.extend((*dest, side is Side.CLIENT, tw.start, tw.end) for side in sides)
+    return np.array(syns, _SYN_ROW), np.array(held, _HELD_ROW)
 
 
 # Where a connection went: client and server address codes, server port.
@@ -182,18 +184,13 @@ class TimeWaitLedger:
         self._syn = RecordFile(_SYN_ROW)
         self._held = RecordFile(_HELD_ROW)
 
-    def add(self, rows: list[tuple], codes: np.ndarray) -> None:
-        """Rows from ``time_wait_rows`` (made here or in another process) of a
-        slice whose address code ``i`` is the capture's ``codes[i]``."""
-        capture_code = codes.tolist()
-        syns, held = [], []
-        for conn, client, server, port, syn_time, holders in rows:
-            dest = (conn, capture_code[client], capture_code[server], port)
-            if syn_time is not None:
-                syns.append((*dest, syn_time))
-            held.extend((*dest, by_client, start, end) for by_client, start, end in holders)
-        self._syn.append(syns)
-        self._held.append(held)
+    def add(self, rows: tuple[np.ndarray, np.ndarray], codes: np.ndarray) -> None:
+        """The tables from ``time_wait_rows`` (made here or in another process)
+        of a slice whose address code ``i`` is the capture's ``codes[i]``."""
+        for table, file in zip(rows, (self._syn, self._held)):
+            table = table.copy()
+            table["client"], table["server"] = codes[table["client"]], codes[table["server"]]
+            file.append(table)
 
     def close(self) -> None:
         self._syn.close()

@@ -17,10 +17,7 @@ from .connections import ConnectionIndex, first_after
 from .model import Connection, Endpoint, Event
 from .segments import SYN, SegmentTable
 from .vocabulary import EventKind, Side, State, TimeWaitEnd
-from .walk import ROW_COLUMNS, ConnectionWalk, SideWalk
-
-MOD = 1 << 32
-NS = 1_000_000_000
+from .walk import ROW_COLUMNS, ConnectionWalk
 
 
 def reconstruct(
@@ -158,11 +155,6 @@ def _per_side(client, server) -> dict:
     return known
 
 
-def _raw(side: SideWalk, unwrapped: int | None) -> int | None:
-    """An unwrapped sequence number of ``side`` as the raw 32-bit value."""
-    return None if unwrapped is None or side.base is None else (side.base + unwrapped) % MOD
-
-
 def _connection(walk: ConnectionWalk, client_end, server_end, inferred, incarnation):
     client, server = walk.client, walk.server
     return Connection(
@@ -173,8 +165,8 @@ def _connection(walk: ConnectionWalk, client_end, server_end, inferred, incarnat
         incarnation=incarnation,
         first_frame=walk.first_frame,
         last_frame=walk.last_frame,
-        first_time=walk.first_ts_ns / NS,
-        last_time=walk.last_ts_ns / NS,
+        first_time=walk.first_time,
+        last_time=walk.last_time,
         isn_client=client.isn,
         isn_server=server.isn,
         close=walk.close_kind(),
@@ -190,8 +182,8 @@ def _connection(walk: ConnectionWalk, client_end, server_end, inferred, incarnat
         events=walk.events,
         packets={Side.CLIENT: client.packets, Side.SERVER: server.packets},
         payload_bytes={Side.CLIENT: client.payload, Side.SERVER: server.payload},
-        fin_seq=_per_side(_raw(client, client.fin_u), _raw(server, server.fin_u)),
-        next_seq=_per_side(_raw(client, client.next_u), _raw(server, server.next_u)),
+        fin_seq=_per_side(client.fin_seq, server.fin_seq),
+        next_seq=_per_side(client.next_seq, server.next_seq),
         first_tsval=_per_side(client.first_tsval, server.first_tsval),
         last_tsval=_per_side(client.last_tsval, server.last_tsval),
         fin_resends=walk.fin_resends,

@@ -134,7 +134,7 @@ cdef class SideWalk:
     cdef public object isn  # int, or None before its SYN
     cdef bint has_base
     cdef long long _base  # raw seq that unwrapped 0 stands for
-    cdef public long long next_u  # highest seq end sent (incl. SYN/FIN), unwrapped
+    cdef long long next_u  # highest seq end sent (incl. SYN/FIN), unwrapped
     cdef bint has_data_end
     cdef long long data_end_u  # highest payload byte end sent, unwrapped
     cdef bint has_acked
@@ -170,12 +170,14 @@ cdef class SideWalk:
         return STATES[self._state]
 
     @property
-    def base(self):
-        return self._base if self.has_base else None
+    def fin_seq(self):
+        """The raw sequence number of its FIN (None: no FIN)."""
+        return (self._base + self._fin_u) & MASK32 if self.has_fin and self.has_base else None
 
     @property
-    def fin_u(self):
-        return self._fin_u if self.has_fin else None
+    def next_seq(self):
+        """Its raw snd_nxt as seen (None: it never sent and was never acked)."""
+        return (self._base + self.next_u) & MASK32 if self.has_base else None
 
     @property
     def first_tsval(self):
@@ -201,7 +203,8 @@ cdef class ConnectionWalk:
     cdef public bint server_answered, half_close
     cdef object reack_wanted  # the FinResend whose re-ACK is awaited
     # The first and the last row walked (frame, capture time in ns).
-    cdef public long long first_frame, first_ts_ns, last_frame, last_ts_ns
+    cdef public long long first_frame, last_frame
+    cdef long long first_ts_ns, last_ts_ns
     cdef bint started
 
     def __init__(self, bint starts_with_syn, double time_wait):
@@ -231,6 +234,14 @@ cdef class ConnectionWalk:
         for i in range(lo, hi):
             self._segment(rows, i, (rows[i, FROM_SERVER] != 0) != flip)
         self.last_frame, self.last_ts_ns = rows[hi - 1, FRAME], rows[hi - 1, TS_NS]
+
+    @property
+    def first_time(self):
+        return self.first_ts_ns / NS
+
+    @property
+    def last_time(self):
+        return self.last_ts_ns / NS
 
     cdef void _enter_time_wait(self, SideWalk side, double now, bint estimated):
         side.tw_start, side.tw_estimated = now, estimated

@@ -210,7 +210,7 @@ cdef class ZeekConn:
         if self.seen & mask:
             return True
         self.seen |= mask
-        self.history.append(code if ep.is_orig else code.lower())
+        self.add(ep, code)
         return False
 
     cdef void scaled(self, ZeekEndpoint ep, str code):

@@ -196,7 +196,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
                 spool = None  # closed once the conn.log is written
             elif args.format == "json":
                 out.write("," if analyses and many else "")
-                write_json(a, out, numbered_json(spool.numbered(kept)))
+                write_json(a, out, spool.json_runs(kept))
                 out.write("" if many else "\n")
             elif args.format == "jsonl":
                 write_jsonl(a, out, numbered_json(spool.numbered(kept)))

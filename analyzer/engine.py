@@ -37,7 +37,6 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import partial
 from typing import Any, Protocol
 
 import numpy as np
@@ -50,6 +49,7 @@ from .connections import bare_syn, deciding_rows, index_connections
 from .findings import ArtefactTally, FindingCollector, ReportedFindings, judge
 from .grouping import Silence, TupleGroups
 from .model import Connection
+from .numbering import FinalIds
 from .parameters import Parameters
 from .segments import SegmentTable
 from .teardown import WalkSoFar, reconstruct, walk_ahead
@@ -118,7 +118,7 @@ class SliceProducts:
     """
 
     first_frames: np.ndarray
-    findings: list[tuple[int, int, bytes]]
+    findings: list[tuple[int, int, int, bytes]]  # ``findings.judge``
     artefacts: ArtefactTally
     time_wait: tuple[np.ndarray, np.ndarray]  # ``timewait.time_wait_rows``
     connections: list[Connection] | None = None
@@ -219,15 +219,6 @@ class Outcome:
     # The first frame of the first connection the limit left out (None: none
     # was); conn.log records from it on are left out too.
     left_out_from: int | None = None
-
-
-def new_id(first_frames: np.ndarray, provisional: int) -> int | None:
-    """The final id of the connection whose first frame is ``provisional``
-    (None: left out by the connection limit)."""
-    i = int(np.searchsorted(first_frames, provisional))
-    if i < len(first_frames) and first_frames[i] == provisional:
-        return i + 1
-    return None
 
 
 class _Waiting:
@@ -481,7 +472,7 @@ class Engine:
         findings = self.findings.finish(
             info,
             summary,
-            partial(new_id, first_frames),
+            FinalIds(first_frames),
             capture_end=capture_end,
             port_range=s.port_range,
             port_share=s.port_share,

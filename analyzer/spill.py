@@ -7,14 +7,13 @@ cache, not resident memory, and only two numbers per item stay in memory.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from array import array
 from collections.abc import Iterator
 
 import numpy as np
 
-# Items read back per block: positions become Python ints a block at a time.
-_BLOCK = 65536
 _RUN_BYTES = 1 << 20
 
 
@@ -39,29 +38,46 @@ class Spill:
 
     def read(self, order: np.ndarray) -> Iterator[bytes]:
         """The items at the positions in ``order``, in that order."""
+        for data, starts, sizes in self.runs(order):
+            for start, size in zip(starts.tolist(), sizes.tolist()):
+                yield data[start : start + size]
+
+    def runs(self, order: np.ndarray) -> Iterator[tuple[bytes, np.ndarray, np.ndarray]]:
+        """The items at the positions in ``order``, in that order, a run at a
+        time: (the run's bytes, where each of its items starts in them, their sizes).
+
+        A run is items that lie end to end on the file (most: a slice's
+        connections are spilled together, in the order they are read back),
+        read together up to _RUN_BYTES at once: a seek and a read per item
+        cost more than the copying.
+        """
+        order = np.asarray(order, np.int64)
         offsets = np.frombuffer(self._offsets, np.int64)[order]
         sizes = np.frombuffer(self._sizes, np.int64)[order]
-        f = self._file
-        f.flush()
-        # Items that lie end to end on the file (most: a slice's connections
-        # are spilled together, in the order they are read back) are read
-        # together, up to _RUN_BYTES at once: a seek and a read per item cost
-        # more than the copying. ``reach``: where an item's run of such items ends.
-        ends = offsets + sizes
-        new_run = np.ones(len(order), bool)
-        new_run[1:] = offsets[1:] != ends[:-1]
-        last_of_run = np.append(np.flatnonzero(new_run[1:]), len(order) - 1)
-        reach = ends[last_of_run][np.cumsum(new_run) - 1] if len(order) else ends
-        data, at, end = b"", 0, 0  # what was read: the file's bytes at .. end
-        for block in range(0, len(order), _BLOCK):
-            part = slice(block, block + _BLOCK)
-            items = zip(offsets[part].tolist(), sizes[part].tolist(), reach[part].tolist())
-            for offset, size, stop in items:
-                if not at <= offset <= offset + size <= end:
-                    f.seek(offset)
-                    data = f.read(max(size, min(stop - offset, _RUN_BYTES)))
-                    at, end = offset, offset + len(data)
-                yield data[offset - at : offset - at + size]
+        self._file.flush()
+        if not len(order):
+            return
+        # A run starts where an item does not follow the one before on the
+        # file, and again where an item starts _RUN_BYTES or more past its run's start.
+        follows = np.zeros(len(order), bool)
+        follows[1:] = offsets[1:] == offsets[:-1] + sizes[:-1]
+        contiguous = np.cumsum(~follows) - 1
+        reach = (offsets - offsets[~follows][contiguous]) // _RUN_BYTES
+        new_run = ~follows
+        new_run[1:] |= reach[1:] != reach[:-1]
+        first = np.flatnonzero(new_run)
+        last = np.append(first[1:], len(order)) - 1
+        at = offsets[first]
+        starts = offsets - np.repeat(at, last - first + 1)
+        lengths = offsets[last] + sizes[last] - at
+        fd = self._file.fileno()
+        for a, b, offset, length in zip(
+            first.tolist(), last.tolist(), at.tolist(), lengths.tolist()
+        ):
+            data = os.pread(fd, length, offset)
+            if len(data) != length:
+                raise OSError(f"spill file {self._file.name} ends before offset {offset + length}")
+            yield data, starts[a : b + 1], sizes[a : b + 1]
 
     def close(self) -> None:
         self._file.close()

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import pickle
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import numpy as np
 
 from ..capture import CaptureInfo
 from ..model import Connection
+from ..numbering import FinalIds
 from ..spill import Spill
 from ..timewait import TimeWaitSummary
 from .artefacts import ArtefactTally, capture_artefacts
@@ -54,15 +55,18 @@ class FindingCollector:
         self.close_wait_threshold = close_wait_threshold
         self._spill = Spill()
         # Per finding: its place in the report (family, connection).
-        self._family, self._connection = array("b"), array("q")
+        # Per finding: its place in the report (family, connection), and the
+        # connection it names.
+        self._family, self._place, self._named = array("b"), array("q"), array("q")
         self.artefacts = ArtefactTally()
 
-    def keep(self, judged: list[tuple[int, int, bytes]], artefacts: ArtefactTally) -> None:
+    def keep(self, judged: list[tuple[int, int, int, bytes]], artefacts: ArtefactTally) -> None:
         """Findings from ``judge`` (made here or in another process)."""
         data = []
-        for family, connection, item in judged:
+        for family, place, named, item in judged:
             self._family.append(family)
-            self._connection.append(connection)
+            self._place.append(place)
+            self._named.append(named)
             data.append(item)
         self._spill.extend(b"".join(data), [len(item) for item in data])
         self.artefacts.merge(artefacts)
@@ -71,29 +75,31 @@ class FindingCollector:
         self,
         info: CaptureInfo,
         time_wait_summary: TimeWaitSummary,
-        new_id: Callable[[int], int | None],
+        new_id: FinalIds,
         *,
         capture_end: float,
         port_range: tuple[int, int],
         port_share: float,
     ) -> ReportedFindings:
-        """All findings in order, connections renamed by ``new_id`` (None: left out)."""
-        connection = np.frombuffer(self._connection, np.int64)
+        """All findings in order, connections renamed by ``new_id`` (left out: dropped)."""
+        place = np.frombuffer(self._place, np.int64)
         # Stable: a connection's findings keep the order they were made in.
-        order = np.lexsort((connection, np.frombuffer(self._family, np.int8)))
-        kept = np.fromiter((new_id(c) is not None for c in connection[order].tolist()), bool)
+        order = np.lexsort((place, np.frombuffer(self._family, np.int8)))
+        order = order[new_id.of(place[order]) > 0]
+        named = new_id.of(np.frombuffer(self._named, np.int64)[order])
         return ReportedFindings(
             first=list(port_exhaustion(time_wait_summary, port_range, port_share, self.time_wait)),
             spill=self._spill,
-            order=order[kept],
+            order=order,
+            named=named,
             last=list(capture_artefacts(info, self.artefacts.renumbered(new_id))),
-            judge=lambda item: self._judged(item, new_id, capture_end),
+            judge=lambda item, named: self._judged(item, named, new_id, capture_end),
         )
 
-    def _judged(self, item, new_id, capture_end: float) -> Finding:
+    def _judged(self, item, named: int, new_id: FinalIds, capture_end: float) -> Finding:
         if isinstance(item, StillInCloseWait):
             item = close_wait_at_end(item, capture_end, self.close_wait_threshold)
-        item.connection = new_id(item.connection)
+        item.connection = named or None
         for name in _CONNECTION_FIELDS:
             if name in item.detail:
                 item.detail[name] = new_id(item.detail[name])
@@ -102,18 +108,20 @@ class FindingCollector:
 
 def judge(
     connections: list[Connection], *, time_wait: float, close_wait_threshold: float
-) -> tuple[list[tuple[int, int, bytes]], ArtefactTally, set[int]]:
-    """The findings on some connections, pickled, each with its place in the
-    report; and the ids of the connections they name.
+) -> tuple[list[tuple[int, int, int, bytes]], ArtefactTally, set[int]]:
+    """The findings on some connections, pickled, each after its place in the
+    report (family, connection) and the connection it names; and the ids of
+    the connections they name.
 
     Every incarnation of a 4-tuple must come in one call (4-tuple reuse is
     judged between them).
     """
-    judged: list[tuple[int, int, bytes]] = []
+    judged: list[tuple[int, int, int, bytes]] = []
     named: set[int] = set()
 
     def keep(family: int, c: Connection, item: Finding | StillInCloseWait) -> None:
-        judged.append((family, c.id, pickle.dumps(item, pickle.HIGHEST_PROTOCOL)))
+        data = pickle.dumps(item, pickle.HIGHEST_PROTOCOL)
+        judged.append((family, c.id, item.connection, data))
         named.add(item.connection)
 
     artefacts = ArtefactTally()
@@ -139,15 +147,15 @@ class ReportedFindings:
     known at the end (TIME_WAIT pressure, capture artefacts) is kept in memory.
     """
 
-    def __init__(self, *, first, spill, order, last, judge) -> None:
+    def __init__(self, *, first, spill, order, named, last, judge) -> None:
         self._first, self._spill, self._order, self._last = first, spill, order, last
-        self._judge = judge
+        self._named, self._judge = named, judge
 
     def __len__(self) -> int:
         return len(self._first) + len(self._order) + len(self._last)
 
     def __iter__(self) -> Iterator[Finding]:
         yield from self._first
-        for data in self._spill.read(self._order):
-            yield self._judge(pickle.loads(data))
+        for data, named in zip(self._spill.read(self._order), self._named.tolist()):
+            yield self._judge(pickle.loads(data), named)
         yield from self._last

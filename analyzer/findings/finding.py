@@ -22,6 +22,22 @@ class Finding:
     reference: str = ""  # the RFC or kernel behaviour behind it
     advice: str = ""  # what to change, right for today's kernels
 
+    def __reduce__(self):
+        # Findings wait pickled until a capture is read, hundreds of thousands
+        # of them; pickled by default, each would name its class and two enum
+        # classes, and unpickling looked each up again (half its cost).
+        return _finding, (
+            self.kind.value,
+            self.severity.value,
+            self.connection,
+            self.frames,
+            self.time,
+            self.summary,
+            self.detail,
+            self.reference,
+            self.advice,
+        )
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "kind": self.kind.value,
@@ -34,3 +50,12 @@ class Finding:
             "reference": self.reference,
             "advice": self.advice,
         }
+
+
+_KINDS = {kind.value: kind for kind in FindingKind}
+_SEVERITIES = {severity.value: severity for severity in Severity}
+
+
+def _finding(kind: str, severity: str, *rest) -> Finding:
+    """A finding unpickled (``Finding.__reduce__``)."""
+    return Finding(_KINDS[kind], _SEVERITIES[severity], *rest)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from itertools import islice
 from typing import Any, TextIO
 
 from ..analysis import Analysis
@@ -20,7 +19,7 @@ from .json_text import connection_json as connection_json
 from .json_text import json_text
 
 SCHEMA_ID = "teardown.analysis/1"
-_WRITE_BATCH = 256  # list items joined per write
+_WRITE_BYTES = 1 << 16  # list items joined per write
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
@@ -112,14 +111,19 @@ def _head(a: Analysis) -> dict[str, Any]:
 
 
 def _write_list(out: TextIO, texts: Iterable[str]) -> None:
-    # Written a batch at a time: a write per item costs more than its JSON.
+    """A JSON list of these items' texts (an item may be several joined by commas)."""
+    # Written _WRITE_BYTES at a time: a write per item costs more than its JSON.
     out.write("[")
-    items = iter(texts)
-    batch = list(islice(items, _WRITE_BATCH))
-    sep = ""
-    while batch:
+    batch: list[str] = []
+    size, sep = 0, ""
+    for text in texts:
+        batch.append(text)
+        size += len(text)
+        if size >= _WRITE_BYTES:
+            out.write(sep + ",".join(batch))
+            batch, size, sep = [], 0, ","
+    if batch:
         out.write(sep + ",".join(batch))
-        batch, sep = list(islice(items, _WRITE_BATCH)), ","
     out.write("]")
 
 
@@ -128,8 +132,8 @@ def write_json(a: Analysis, out: TextIO, connections: Iterable[str] | None = Non
 
     Compact (json's C encoder only runs without indent), and never holding the
     whole document in memory: a capture of millions of connections would.
-    ``connections`` are the connections' JSON texts, if not ``a.connections``
-    (``ConnectionSpool.numbered``).
+    ``connections`` are the connections' JSON texts, if not ``a.connections``,
+    each text one or several joined by commas (``ConnectionSpool.json_runs``).
     """
     out.write(_dumps(_head(a))[:-1] + ',"findings":')
     _write_list(out, (json_text(f.as_dict()) for f in a.findings))

@@ -214,7 +214,7 @@ cdef class _Text:
 
 def connection_json(c):
     """``document.connection_dict(c)``'s JSON without the id, which is
-    provisional (the first frame) until ``numbered_json`` adds the final one
+    provisional (the first frame) until ``numbered_run`` adds the final one
     (``spool.ConnectionSpool``)."""
     cdef _Text t = _Text()
     client, server, tw = c.client, c.server, c.time_wait
@@ -319,4 +319,27 @@ def json_text(value):
     """``value`` as ``json`` writes it with compact separators."""
     cdef _Text t = _Text()
     t.value(value)
+    return t.result()
+
+
+def numbered_run(const unsigned char[:] data, const long long[:] starts,
+                  const long long[:] sizes, long long first_id):
+    """Connections' JSON texts (``connection_json``, laid in ``data`` at
+    ``starts`` with these ``sizes``) given the ids ``first_id``, ``first_id +
+    1``, ... and joined by commas: a run of a document's connection list."""
+    cdef _Text t = _Text()
+    cdef Py_ssize_t k, n = starts.shape[0]
+    if sizes.shape[0] != n:
+        raise ValueError("starts and sizes differ in length")
+    for k in range(n):
+        if starts[k] < 0 or sizes[k] < 2 or starts[k] + sizes[k] > data.shape[0]:
+            raise ValueError("an item lies outside the data")
+        if data[starts[k]] != 123:  # "{"
+            raise ValueError("an item is not a JSON object")
+    t.reserve(data.shape[0] + 16 * n)
+    for k in range(n):
+        t.lit(b',{"id":' if k else b'{"id":')
+        t.whole(first_id + k)
+        t.lit(b",")
+        t.put(<const char*>&data[starts[k] + 1], sizes[k] - 1)
     return t.result()

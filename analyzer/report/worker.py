@@ -36,7 +36,7 @@ import numpy as np
 from ..allocator import fix_mmap_threshold
 from ..analysis import Analysis, stream_analysis
 from ..capture import CaptureError
-from ..output.document import numbered_json, write_json
+from ..output.document import write_json
 from ..parameters import Parameters
 from ..vocabulary import SEVERITY_RANK
 from .sink import ReportSink
@@ -99,7 +99,7 @@ def _write_files(
     """Write the capture's files; return its findings by kind and severity, and
     the worst severity rank of each connection that a finding names."""
     with open(files["document"], "w", encoding="utf-8") as f:
-        write_json(a, f, numbered_json(sink.documents.numbered(kept)))
+        write_json(a, f, sink.documents.json_runs(kept))
         f.write("\n")
     with open(files["rows"], "w", encoding="utf-8", newline="") as f:
         for new_id, line in sink.rows.numbered(kept):

@@ -1,0 +1,120 @@
+"""What waits on disk until a capture is read, and how it comes back numbered:
+the spill's runs, the compiled numbering of connection texts, final ids and
+the findings' pickles."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from analyzer import analyze
+from analyzer.findings import Finding
+from analyzer.numbering import FinalIds
+from analyzer.output.json_text import numbered_run
+from analyzer.spill import _RUN_BYTES, Spill
+from analyzer.vocabulary import FindingKind, Severity
+
+ROOT = Path(__file__).parent.parent
+
+items = st.lists(st.binary(min_size=0, max_size=300), min_size=1, max_size=60)
+
+
+@settings(max_examples=200, deadline=None)
+@given(items=items, data=st.data())
+def test_spill_gives_back_any_order(items, data):
+    spill = Spill()
+    try:
+        # Spilled in batches, as slices are.
+        cut = sorted(data.draw(st.lists(st.integers(0, len(items)), max_size=4)))
+        for a, b in zip([0, *cut], [*cut, len(items)]):
+            spill.extend(b"".join(items[a:b]), [len(x) for x in items[a:b]])
+        order = data.draw(st.lists(st.integers(0, len(items) - 1), max_size=80))
+        expected = [items[i] for i in order]
+        assert list(spill.read(np.array(order, np.int64))) == expected
+        from_runs = [
+            run[s : s + z]
+            for run, starts, sizes in spill.runs(np.array(order, np.int64))
+            for s, z in zip(starts.tolist(), sizes.tolist())
+        ]
+        assert from_runs == expected
+    finally:
+        spill.close()
+
+
+def test_spill_runs_join_neighbours_up_to_a_bound():
+    spill = Spill()
+    try:
+        item = b"x" * (_RUN_BYTES // 4 + 1)
+        spill.extend(item * 10, [len(item)] * 10)
+        runs = list(spill.runs(np.arange(10)))
+        # End to end on the file: read a few at a time, never much past the bound.
+        assert 1 < len(runs) < 10
+        assert all(len(run) <= _RUN_BYTES + len(item) for run, _, _ in runs)
+        # Out of file order: every item its own run.
+        assert len(list(spill.runs(np.arange(10)[::-1]))) == 10
+    finally:
+        spill.close()
+
+
+connection_texts = st.lists(
+    st.dictionaries(st.text(min_size=1, max_size=5), st.integers() | st.text(), min_size=1),
+    min_size=0,
+    max_size=20,
+).map(lambda objects: [json.dumps(o, separators=(",", ":")) for o in objects])
+
+
+@settings(max_examples=200, deadline=None)
+@given(texts=connection_texts, first_id=st.integers(1, 2**40), pad=st.binary(max_size=8))
+def test_numbered_run_is_the_ids_added_in_front(texts, first_id, pad):
+    data = pad + "".join(texts).encode()
+    sizes = np.array([len(t) for t in texts], np.int64)
+    starts = len(pad) + np.cumsum(sizes) - sizes
+    got = numbered_run(data, starts, sizes, first_id)
+    expected = ",".join(f'{{"id":{first_id + k},' + t[1:] for k, t in enumerate(texts))
+    assert got == expected
+    if texts:
+        assert json.loads(f"[{got}]")[-1]["id"] == first_id + len(texts) - 1
+
+
+@pytest.mark.parametrize(
+    ("starts", "sizes", "problem"),
+    [([0], [9], "outside"), ([-1], [3], "outside"), ([1], [2], "not a JSON object"),
+     ([0, 3], [3], "differ")],
+)  # fmt: skip
+def test_numbered_run_refuses_items_it_cannot_number(starts, sizes, problem):
+    with pytest.raises(ValueError, match=problem):
+        numbered_run(b'{"a":1}', np.array(starts, np.int64), np.array(sizes, np.int64), 1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    first_frames=st.sets(st.integers(1, 10_000), max_size=50).map(sorted),
+    asked=st.lists(st.integers(0, 10_001), max_size=50),
+)
+def test_final_ids_one_at_a_time_and_at_once(first_frames, asked):
+    ids = FinalIds(np.array(first_frames, np.int64))
+    one_by_one = [ids(p) or 0 for p in asked]
+    assert ids.of(np.array(asked, np.int64)).tolist() == one_by_one
+    for i, frame in enumerate(first_frames):
+        assert ids(frame) == i + 1
+
+
+def test_findings_come_back_from_their_pickles_equal():
+    findings = [
+        f
+        for path in sorted((ROOT / "captures").glob("*.pcap"))
+        for f in analyze(str(path)).findings
+    ]
+    assert {f.kind for f in findings} >= {FindingKind.ABORTIVE_CLOSE, FindingKind.CLOSE_WAIT_STALL}
+    for f in findings:
+        again = pickle.loads(pickle.dumps(f, pickle.HIGHEST_PROTOCOL))
+        assert again == f
+        assert type(again.kind) is FindingKind and type(again.severity) is Severity
+    every = [Finding(k, s, None, [], None, "") for k in FindingKind for s in Severity]
+    assert pickle.loads(pickle.dumps(every)) == every

@@ -15,6 +15,7 @@ setup(
             "analyzer/walk.pyx",
             "analyzer/zeek_session.pyx",
             "analyzer/capture/pcap_records.pyx",
+            "analyzer/capture/tcp_headers.pyx",
             "analyzer/output/json_text.pyx",
         ],
         compiler_directives={"language_level": 3},

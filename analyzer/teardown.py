@@ -140,58 +140,9 @@ def _walk_all(seg, index, capture_end: float, time_wait: float, so_far) -> list[
             walk.run(rows, i, j)
         walk.expire_time_wait(capture_end)
         connections.append(
-            _connection(walk, clients[conn], servers[conn], inferred[conn], incarnation[conn])
+            walk.connection(clients[conn], servers[conn], inferred[conn], incarnation[conn])
         )
     return connections
-
-
-def _per_side(client, server) -> dict:
-    """A {side: value} dict of the values that are known (not None)."""
-    known = {}
-    if client is not None:
-        known[Side.CLIENT] = client
-    if server is not None:
-        known[Side.SERVER] = server
-    return known
-
-
-def _connection(walk: ConnectionWalk, client_end, server_end, inferred, incarnation):
-    client, server = walk.client, walk.server
-    return Connection(
-        id=0,
-        client=client_end,
-        server=server_end,
-        roles_inferred=inferred,
-        incarnation=incarnation,
-        first_frame=walk.first_frame,
-        last_frame=walk.last_frame,
-        first_time=walk.first_time,
-        last_time=walk.last_time,
-        isn_client=client.isn,
-        isn_server=server.isn,
-        close=walk.close_kind(),
-        active_closer=Side.BOTH if walk.crossed else walk.first_fin_side,
-        rst_sender=walk.rst_sender,
-        half_close=walk.half_close,
-        fin_retransmissions={
-            Side.CLIENT: client.fin_retransmissions,
-            Side.SERVER: server.fin_retransmissions,
-        },
-        end_states={Side.CLIENT: client.state, Side.SERVER: server.state},
-        time_wait=walk.time_wait_record(),
-        events=walk.events,
-        packets={Side.CLIENT: client.packets, Side.SERVER: server.packets},
-        payload_bytes={Side.CLIENT: client.payload, Side.SERVER: server.payload},
-        fin_seq=_per_side(client.fin_seq, server.fin_seq),
-        next_seq=_per_side(client.next_seq, server.next_seq),
-        first_tsval=_per_side(client.first_tsval, server.first_tsval),
-        last_tsval=_per_side(client.last_tsval, server.last_tsval),
-        fin_resends=walk.fin_resends,
-        resets=walk.resets,
-        duplicate_frames=walk.duplicate_frames,
-        missed_frames=walk.missed_frames,
-        facts={Side.CLIENT: client.facts, Side.SERVER: server.facts},
-    )
 
 
 def syn_refused_by_time_wait(conn: Connection) -> tuple[Event, Event, Event] | None:

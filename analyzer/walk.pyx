@@ -4,7 +4,7 @@
 For every segment the walk derives the endpoint events of its sender and
 receiver (``states.Event``), steps both machines through ``states.TRANSITIONS``,
 and records a teardown event (``vocabulary.EventKind``) with both states after
-it. ``teardown`` turns a finished walk into a ``Connection``; the rules are
+it; a finished walk gives its ``Connection`` (``connection``). The rules are
 written down in docs/verdicts.md.
 
 This module is compiled (Cython): the walk visits every segment of a capture
@@ -19,8 +19,10 @@ correctly.
 
 cimport cython
 
+import dataclasses
+
 from . import segments
-from .model import Event, FinResend, Reset, SideFacts, TimeWait
+from .model import Connection, Event, FinResend, Reset, SideFacts, TimeWait
 from .segments import flags_text
 from .states import TRANSITIONS
 from .states import Event as E
@@ -79,6 +81,29 @@ cdef int K_HANDSHAKE_ACK = 1 << KIND_PRIORITY.index(EventKind.HANDSHAKE_ACK)
 # Sides, compared by identity in the loop.
 cdef object CLIENT = Side.CLIENT
 cdef object SERVER = Side.SERVER
+cdef object BOTH = Side.BOTH
+
+# ``ConnectionWalk.connection`` gives a Connection its fields in this order,
+# positionally: by keyword, making one cost as much again.
+_CONNECTION_FIELDS = (
+    "id", "client", "server", "roles_inferred", "incarnation", "first_frame", "last_frame",
+    "first_time", "last_time", "isn_client", "isn_server", "close", "active_closer",
+    "rst_sender", "half_close", "fin_retransmissions", "end_states", "time_wait", "events",
+    "packets", "payload_bytes", "fin_seq", "next_seq", "last_tsval", "first_tsval",
+    "fin_resends", "resets", "duplicate_frames", "missed_frames", "facts",
+)
+if tuple(f.name for f in dataclasses.fields(Connection))[: len(_CONNECTION_FIELDS)] != _CONNECTION_FIELDS:
+    raise ImportError("model.Connection's fields changed: update walk.pyx (_CONNECTION_FIELDS)")
+
+
+cdef dict _per_side(client, server):
+    """A {side: value} dict of the values that are known (not None)."""
+    cdef dict known = {}
+    if client is not None:
+        known[CLIENT] = client
+    if server is not None:
+        known[SERVER] = server
+    return known
 
 # ``states.TRANSITIONS`` by number: the walk keeps a side's state as its
 # position in ``State`` and looks endpoint events (by position in
@@ -527,6 +552,43 @@ cdef class ConnectionWalk:
         s._state = step(s._state, SEND_RST)
         r._state = step(r._state, RECV_RST)
         return K_RST
+
+    def connection(self, client_end, server_end, roles_inferred, incarnation):
+        """The connection walked, between these endpoints (id 0: ``teardown``
+        numbers it)."""
+        cdef SideWalk c = self.client, s = self.server
+        return Connection(
+            0,
+            client_end,
+            server_end,
+            roles_inferred,
+            incarnation,
+            self.first_frame,
+            self.last_frame,
+            self.first_time,
+            self.last_time,
+            c.isn,
+            s.isn,
+            self.close_kind(),
+            BOTH if self.crossed else self.first_fin_side,
+            self.rst_sender,
+            self.half_close,
+            {CLIENT: c.fin_retransmissions, SERVER: s.fin_retransmissions},
+            {CLIENT: c.state, SERVER: s.state},
+            self.time_wait_record(),
+            self.events,
+            {CLIENT: c.packets, SERVER: s.packets},
+            {CLIENT: c.payload, SERVER: s.payload},
+            _per_side(c.fin_seq, s.fin_seq),
+            _per_side(c.next_seq, s.next_seq),
+            _per_side(c.last_tsval, s.last_tsval),
+            _per_side(c.first_tsval, s.first_tsval),
+            self.fin_resends,
+            self.resets,
+            self.duplicate_frames,
+            self.missed_frames,
+            {CLIENT: c.facts, SERVER: s.facts},
+        )
 
     def close_kind(self):
         if self.graceful_at is not None:

@@ -14,8 +14,20 @@ segment of a capture.
 
 cimport cython
 
+import dataclasses
+
 from . import segments
 from .model import ZeekRecord
+
+# ``ZeekConn.record`` gives a ZeekRecord its fields in this order,
+# positionally: by keyword, making one cost as much again.
+_RECORD_FIELDS = (
+    "ts", "serial", "orig_h", "orig_p", "resp_h", "resp_p", "duration", "orig_bytes",
+    "resp_bytes", "conn_state", "history", "orig_pkts", "resp_pkts", "positions", "ended_by",
+    "first_frame",
+)
+if tuple(f.name for f in dataclasses.fields(ZeekRecord)) != _RECORD_FIELDS:
+    raise ImportError("model.ZeekRecord's fields changed: update zeek_session.pyx (_RECORD_FIELDS)")
 
 # Segment flags, as ``segments`` defines them.
 cdef long long FIN = segments.FIN, SYN = segments.SYN, RST = segments.RST, ACK = segments.ACK
@@ -638,23 +650,23 @@ cdef class ZeekConn:
 
     def record(self, addresses, str ended_by, long long serial, positions):
         o, r = self.orig, self.resp
-        return ZeekRecord(
-            ts=self.start_time,
-            serial=serial,
-            orig_h=addresses[o.addr],
-            orig_p=o.port,
-            resp_h=addresses[r.addr],
-            resp_p=r.port,
-            duration=self.last_time - self.start_time,
-            orig_bytes=o.size(),
-            resp_bytes=r.size(),
-            conn_state=self.conn_state(),
-            history="".join(self.history),
-            orig_pkts=o.pkts,
-            resp_pkts=r.pkts,
-            positions=positions,
-            ended_by=ended_by,
-            first_frame=self.first_frame,
+        return ZeekRecord(  # positionally: _RECORD_FIELDS
+            self.start_time,
+            serial,
+            addresses[o.addr],
+            o.port,
+            addresses[r.addr],
+            r.port,
+            self.last_time - self.start_time,
+            o.size(),
+            r.size(),
+            self.conn_state(),
+            "".join(self.history),
+            o.pkts,
+            r.pkts,
+            positions,
+            ended_by,
+            self.first_frame,
         )
 
 

@@ -1,8 +1,8 @@
 """The compiled parts of teardown: the per-segment walks (analyzer/walk.pyx,
 analyzer/zeek_session.pyx), the pcap reader's walk over its records
 (analyzer/capture/pcap_records.pyx), its IP and TCP headers
-(analyzer/capture/ip_headers.pyx, tcp_headers.pyx), its address codes
-(analyzer/capture/address_table.pyx) and JSON text made directly
+(analyzer/capture/ip_headers.pyx, tcp_headers.pyx), a hash index of
+addresses and 4-tuples (analyzer/row_index.pyx) and JSON text made directly
 (analyzer/output/json_text.pyx).
 
 Everything else is in pyproject.toml; setuptools reads both.
@@ -16,8 +16,8 @@ setup(
         [
             "analyzer/walk.pyx",
             "analyzer/zeek_session.pyx",
+            "analyzer/row_index.pyx",
             "analyzer/capture/pcap_records.pyx",
-            "analyzer/capture/address_table.pyx",
             "analyzer/capture/ip_headers.pyx",
             "analyzer/capture/tcp_headers.pyx",
             "analyzer/output/json_text.pyx",

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .row_index import RowIndex
 from .segments import ACK, FIN, RST, SYN, SegmentTable
 
 _NEVER = np.iinfo(np.int64).min
@@ -67,7 +68,7 @@ def endpoint_keys(seg: SegmentTable) -> tuple[np.ndarray, np.ndarray]:
 def _grown(a: np.ndarray, size: int, fill) -> np.ndarray:
     if size <= len(a):
         return a
-    out = np.full(max(size, 2 * len(a), 1024), fill, a.dtype)
+    out = np.full((max(size, 2 * len(a), 1024), *a.shape[1:]), fill, a.dtype)
     out[: len(a)] = a
     return out
 
@@ -76,18 +77,17 @@ class TupleGroups:
     """Gives each segment its group; tells which groups have settled.
 
     Per group only a few numbers are kept (its endpoints, last clock and
-    state bits), and only the 4-tuples with a group still open are in the
-    lookup dict.
+    state bits); a 4-tuple's latest group is found in a hash index of the
+    groups' endpoints (``row_index``), made anew when the table is compacted.
     """
 
     def __init__(self, silence: Silence) -> None:
         self.silence = silence
         self.clock = _NEVER  # the capture clock after the last batch
         self.count = 0  # groups so far
-        self._open: dict[tuple[int, int], int] = {}  # (lo, hi) -> its open group
+        self._latest = RowIndex()  # a 4-tuple's latest group, by its endpoints
         self._last_clock = np.empty(0, np.int64)
-        self._lo = np.empty(0, np.int64)
-        self._hi = np.empty(0, np.int64)
+        self._ends = np.empty((0, 2), np.int64)  # (lo, hi)
         # State bits (_FIN_FROM_LO ...) since the last bare SYN.
         self._state = np.empty(0, np.int8)
         self._settled = np.empty(0, bool)
@@ -111,8 +111,13 @@ class TupleGroups:
         pair_start[1:] = (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])
         firsts = np.flatnonzero(pair_start)
         sizes = np.diff(np.append(firsts, n))
-        keys = list(zip(lo[firsts].tolist(), hi[firsts].tolist()))
-        open_group = np.array([self._open.get(k, -1) for k in keys], np.int64)
+        keys = np.stack([lo[firsts], hi[firsts]], axis=1).view(np.uint64)
+        latest = np.empty(len(firsts), np.int32)
+        self._latest.lookup(keys, self._ends.view(np.uint64), latest)
+        # Its latest group, unless that has settled.
+        open_group = latest.astype(np.int64)
+        found = np.flatnonzero(latest >= 0)
+        open_group[found[self._settled[latest[found]]]] = -1
         continues = open_group >= 0
         carry = np.zeros(len(firsts), np.int8)
         carry[continues] = self._state[open_group[continues]]
@@ -149,25 +154,25 @@ class TupleGroups:
         )
         total = self.count + int(opened[-1])
         self._last_clock = _grown(self._last_clock, total, _NEVER)
-        self._lo = _grown(self._lo, total, 0)
-        self._hi = _grown(self._hi, total, 0)
+        self._ends = _grown(self._ends, total, 0)
         self._state = _grown(self._state, total, 0)
         self._settled = _grown(self._settled, total, False)
         self._pending = _grown(self._pending, total, 0)
         self._no_ahead = _grown(self._no_ahead, total, False)
         starts = np.flatnonzero(starts_group)
-        self._lo[group[starts]] = lo[starts]
-        self._hi[group[starts]] = hi[starts]
+        self._ends[group[starts], 0] = lo[starts]
+        self._ends[group[starts], 1] = hi[starts]
+        self._latest.put(self._ends.view(np.uint64), self.count, total)
         run_end = np.append(group[1:] != group[:-1], True)  # a group's last segment here
         self._last_clock[group[run_end]] = clk[run_end]
         self._state[group[run_end]] = bits.after(np.flatnonzero(run_end), starts_group)
-        lasts = np.append(firsts[1:], n) - 1
-        self._open.update(zip(keys, group[lasts].tolist()))
         self.count = total
         self.clock = int(clock[-1])
 
-        self._batch_groups, counts = np.unique(group, return_counts=True)
-        self._pending[self._batch_groups] += counts
+        # A group's segments are one run here (sorted by 4-tuple, then frame).
+        run_start = np.flatnonzero(np.append(True, run_end[:-1]))
+        self._batch_groups = group[run_start]
+        self._pending[self._batch_groups] += np.diff(np.append(run_start, n))
         out = np.empty(n, np.int64)
         out[order] = group
         return out
@@ -205,9 +210,6 @@ class TupleGroups:
             live &= self._last_clock[: self.count] < self.clock - limit
         due = np.flatnonzero(live)
         self._settled[due] = True
-        for g, key in zip(due.tolist(), zip(self._lo[due].tolist(), self._hi[due].tolist())):
-            if self._open.get(key) == g:
-                del self._open[key]
         return due
 
     def compact(self) -> np.ndarray | None:
@@ -224,19 +226,19 @@ class TupleGroups:
         new_id = np.full(self.count, -1, np.int64)
         new_id[live] = np.arange(kept)
         self._last_clock = self._last_clock[: self.count][live]
-        self._lo = self._lo[: self.count][live]
-        self._hi = self._hi[: self.count][live]
+        self._ends = self._ends[: self.count][live]
         self._state = self._state[: self.count][live]
         self._pending = self._pending[: self.count][live]
         self._no_ahead = self._no_ahead[: self.count][live]
         self._batch_groups = np.empty(0, np.int64)
         self._settled = np.zeros(kept, bool)
-        self._open = {k: int(new_id[g]) for k, g in self._open.items()}
+        self._latest = RowIndex()
+        self._latest.put(self._ends.view(np.uint64), 0, kept)
         self.count = kept
         return new_id
 
     def endpoints(self, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return self._lo[groups], self._hi[groups]
+        return self._ends[groups, 0], self._ends[groups, 1]
 
 
 # What has happened to a group since its last bare SYN, as bits.

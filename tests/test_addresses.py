@@ -70,7 +70,7 @@ def test_a_million_addresses_take_little_memory():
     count = book.count
     assert book.encode(first[0]).tolist() == first[1].tolist()
     assert book.count == count
-    held = book._raw.nbytes + book._table.nbytes
+    held = book._raw.nbytes + book._index.nbytes
     assert book.count > 990_000
     assert held / book.count < 40  # bytes per address (a dict and texts: about 180)
 

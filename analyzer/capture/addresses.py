@@ -2,7 +2,7 @@
 
 A capture of a few thousand hosts or a flood from millions of spoofed
 sources: the book keeps 16 bytes per address by code, and a hash table of
-codes to look them up (``address_table``, 4 bytes a slot, at most half full):
+codes to look them up (``row_index``, 4 bytes a slot, at most half full):
 24 to 32 bytes in all. A dict of bytes and a text per address took 180. Texts are made when asked
 (``AddressTexts``); a slice of segments takes the few it needs
 (``SegmentTable.with_own_addresses``).
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .address_table import AddressTable
+from ..row_index import RowIndex
 
 
 def address_text(key: bytes) -> str:
@@ -47,7 +47,7 @@ class AddressBook:
     def __init__(self) -> None:
         self.count = 0
         self._raw = np.empty((1024, 2), np.uint64)  # by code; grows by doubling
-        self._table = AddressTable()  # codes by address
+        self._index = RowIndex()  # codes by address
         self.texts = AddressTexts(self)
 
     @property
@@ -59,7 +59,7 @@ class AddressBook:
         """Codes of 16-byte addresses (an (n, 16) uint8 array); new ones get new codes."""
         halves = np.ascontiguousarray(raw, np.uint8).reshape(-1, 16).view(np.uint64)
         codes = np.empty(len(halves), np.int32)
-        self._table.lookup(halves, self._raw, codes)
+        self._index.lookup(halves, self._raw, codes)
         missing = np.flatnonzero(codes < 0)
         if len(missing):
             # Sorting 16-byte keys is slow; sorting by two 64-bit halves is fast.
@@ -70,7 +70,7 @@ class AddressBook:
             first[1:] = (ordered[1:] != ordered[:-1]).any(axis=1)
             start = self.count
             self._store(ordered[first])
-            self._table.insert(self._raw, start, self.count)
+            self._index.put(self._raw, start, self.count)
             codes[missing[order]] = start + np.cumsum(first) - 1
         return codes
 

@@ -96,9 +96,11 @@ class HostTimeWait:
     host: str
     occupancy: Occupancy
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self, *, series: bool = True) -> dict[str, Any]:
+        """(``series=False``: without the series, which is most of it.)"""
         o = self.occupancy
-        return {"host": self.host, "peak": o.peak, "peak_time": o.peak_time, "series": o.series}
+        out = {"host": self.host, "peak": o.peak, "peak_time": o.peak_time}
+        return {**out, "series": o.series} if series else out
 
 
 @dataclass
@@ -111,8 +113,9 @@ class DestinationTimeWait:
     forecast: float | None  # rate * time_wait: the steady-state TIME_WAIT population
     holder: dict[str, int] = field(default_factory=dict)  # who held TIME_WAIT: side -> count
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
+    def as_dict(self, *, series: bool = True) -> dict[str, Any]:
+        """(``series=False``: without the series, which is most of it.)"""
+        out = {
             "client": self.client,
             "server": self.server,
             "connections": self.connections,
@@ -121,8 +124,8 @@ class DestinationTimeWait:
             "peak_time": self.occupancy.peak_time,
             "forecast": self.forecast,
             "time_wait_holders": self.holder,
-            "series": self.occupancy.series,
         }
+        return {**out, "series": self.occupancy.series} if series else out
 
 
 @dataclass

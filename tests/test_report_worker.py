@@ -13,7 +13,9 @@ import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 from analyzer import analyze, engine
@@ -24,6 +26,8 @@ from analyzer.output.ladder import ladder
 from analyzer.parameters import Parameters
 from analyzer.report import worker
 from analyzer.report.sink import ReportSink, closer_name, report_row
+from analyzer.report.tables import destination_size, host_size
+from analyzer.timewait import DestinationTimeWait, HostTimeWait, Occupancy, TimeWaitSummary
 from analyzer.vocabulary import SEVERITY_RANK
 
 ROOT = Path(__file__).parent.parent
@@ -101,6 +105,14 @@ def test_worker_files_and_counts_equal_the_in_memory_analysis(
         (k, s): n for k, d in stats["findings_by_kind"].items() for s, n in d.items()
     } == by_kind
 
+    # The busiest TIME_WAIT hosts and destinations, chosen among all of them.
+    summary = json.loads(json.dumps(analysis_document(a).get("time_wait", {})))
+    destinations = [d for d in summary.get("destinations", []) if destination_size(d)]
+    assert json.loads(json.dumps(result["time_wait"])) == {
+        "hosts": worker._busiest(summary.get("hosts", []), host_size),
+        "destinations": worker._busiest(destinations, destination_size),
+    }
+
     wanted = worst_first(a, worker.LADDERS_PER_CAPTURE)
     assert sorted(map(int, result["ladders"])) == wanted
     assert all(uri.startswith("data:image/svg+xml") for uri in result["ladders"].values())
@@ -120,6 +132,34 @@ def test_sink_gives_back_the_connections_findings_name(name, captures, monkeypat
         sink.close()
     assert [c.id for c in got] == named
     assert [ladder(c) for c in got] == [ladder(a.connection(i)) for i in named]
+
+
+def test_time_wait_keeps_the_busiest_hosts_and_destinations_with_their_series():
+    def occupancy(peak):
+        return Occupancy(np.array([1.0, 2.0]), np.array([peak, 0]), peak, 1.0)
+
+    peaks = [1, 7, 0, 3, 9, 7, 2]
+    hosts = [HostTimeWait(f"10.0.0.{i}", occupancy(p)) for i, p in enumerate(peaks)]
+    destinations = [
+        DestinationTimeWait(f"10.0.0.{i}", "192.0.2.1:80", 10, rate, occupancy(p), forecast)
+        for i, (p, rate, forecast) in enumerate(
+            [(0, None, None), (2, 1.0, 60.0), (5, None, None), (0, 0.1, 6.0), (1, None, None),
+             (3, 0.5, 30.0)]
+        )
+    ]  # fmt: skip
+    a = SimpleNamespace(time_wait_summary=TimeWaitSummary(hosts, destinations))
+    got = worker._time_wait(a)
+    assert [h["host"] for h in got["hosts"]] == ["10.0.0.1", "10.0.0.3", "10.0.0.4", "10.0.0.5"]
+    assert [d["client"] for d in got["destinations"]] == [
+        "10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.5"
+    ]  # fmt: skip
+    assert got["hosts"][0] == hosts[1].as_dict() and got["hosts"][0]["series"] == [
+        (1.0, 7),
+        (2.0, 0),
+    ]
+    assert worker._time_wait(SimpleNamespace(time_wait_summary=None)) == {
+        "hosts": [], "destinations": []
+    }  # fmt: skip
 
 
 def test_busiest_keeps_the_largest_in_their_order():

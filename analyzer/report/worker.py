@@ -74,7 +74,7 @@ def _partial_files(directory: Path, slug: str) -> Iterator[dict[str, str]]:
         raise
 
 
-def _busiest(items: list[dict[str, Any]], size) -> list[dict[str, Any]]:
+def _busiest(items: list, size) -> list:
     """The ``BUSIEST`` largest by ``size`` (the earliest of equals), in their order.
 
     The report plots the busiest across all captures: they are among each
@@ -85,11 +85,20 @@ def _busiest(items: list[dict[str, Any]], size) -> list[dict[str, Any]]:
 
 
 def _time_wait(a: Analysis) -> dict[str, Any]:
-    summary = a.time_wait_summary.as_dict() if a.time_wait_summary else {}
-    destinations = [d for d in summary.get("destinations", []) if destination_size(d)]
+    """The busiest hosts and destinations, with their series. Only those are
+    made into dicts: all of them at once, with their series, were the peak of a
+    large capture's report (5M packets: 396 -> 320 MB)."""
+    summary = a.time_wait_summary
+    if summary is None:
+        return {"hosts": [], "destinations": []}
+
+    def by(size):
+        return lambda item: size(item.as_dict(series=False))
+
+    destinations = [d for d in summary.destinations if by(destination_size)(d)]
     return {
-        "hosts": _busiest(summary.get("hosts", []), host_size),
-        "destinations": _busiest(destinations, destination_size),
+        "hosts": [h.as_dict() for h in _busiest(summary.hosts, by(host_size))],
+        "destinations": [d.as_dict() for d in _busiest(destinations, by(destination_size))],
     }
 
 

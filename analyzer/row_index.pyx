@@ -8,9 +8,16 @@ The index holds only row numbers; a key is compared with the row the
 number names, so it costs 4 bytes a slot. Open addressing, linear probing,
 never more than half full. A key's latest row (the highest number put)
 replaces the ones before; rows are never taken out, an index is made anew.
+
+Each index hashes with a secret seed: the keys come from the capture, and
+with a known hash a crafted capture (addresses that all land in one run of
+slots) would make every lookup a walk over the table. Nothing that comes
+out depends on the hash: codes and groups are numbered in sort order.
 """
 
 cimport cython
+
+import os
 
 import numpy as np
 
@@ -26,17 +33,21 @@ cdef inline unsigned long long _mix(unsigned long long x) noexcept nogil:
     return x
 
 
-cdef inline unsigned long long _hash(unsigned long long a, unsigned long long b) noexcept nogil:
-    return _mix(a ^ _mix(b))
+cdef inline unsigned long long _hash(unsigned long long a, unsigned long long b,
+                                     unsigned long long seed) noexcept nogil:
+    return _mix(a ^ _mix(b ^ seed))
 
 
 cdef class RowIndex:
     cdef object slots  # int32 row numbers, -1 where empty; a power of two long
     cdef Py_ssize_t used
+    cdef Py_ssize_t rows_needed  # one more than the highest row put
+    cdef unsigned long long seed
 
     def __init__(self):
         self.slots = np.full(1024, -1, np.int32)
-        self.used = 0
+        self.used = self.rows_needed = 0
+        self.seed = int.from_bytes(os.urandom(8), "little")
 
     @property
     def nbytes(self):
@@ -53,16 +64,15 @@ cdef class RowIndex:
         cdef int row
         if keys.shape[1] != 2 or rows.shape[1] != 2 or out.shape[0] != n:
             raise ValueError("keys, rows and out do not match")
+        if rows.shape[0] < self.rows_needed:
+            raise ValueError(f"an array of {rows.shape[0]} rows for an index of {self.rows_needed}")
         with nogil:
             for i in range(n):
-                at = _hash(keys[i, 0], keys[i, 1]) & mask
+                at = _hash(keys[i, 0], keys[i, 1], self.seed) & mask
                 while True:
                     row = slots[at]
                     if row < 0:
                         break
-                    if row >= rows.shape[0]:
-                        with gil:
-                            raise ValueError(f"row {row} is not in the array")
                     if rows[row, 0] == keys[i, 0] and rows[row, 1] == keys[i, 1]:
                         break
                     at = (at + 1) & mask
@@ -73,6 +83,8 @@ cdef class RowIndex:
         last row is the one it finds)."""
         if not 0 <= first <= last <= rows.shape[0] or rows.shape[1] != 2:
             raise ValueError(f"rows {first}..{last} of an array of {rows.shape[0]}")
+        if rows.shape[0] < self.rows_needed:
+            raise ValueError(f"an array of {rows.shape[0]} rows for an index of {self.rows_needed}")
         if last - first > np.iinfo(np.int32).max - self.used:
             raise OverflowError("more rows than int32 can number")
         if 2 * (self.used + last - first) > len(self.slots):
@@ -80,12 +92,11 @@ cdef class RowIndex:
             while 2 * (self.used + last - first) > size:
                 size *= 2
             held = np.sort(self.slots[self.slots >= 0])
-            if len(held) and held[-1] >= rows.shape[0]:
-                raise ValueError(f"row {held[-1]} is not in the array")
             self.slots = np.full(size, -1, np.int32)
             self.used = 0
             self._put(rows, held)
         self._put(rows, np.arange(first, last, dtype=np.int32))
+        self.rows_needed = max(self.rows_needed, last)
 
     @cython.boundscheck(False)
     @cython.wraparound(False)
@@ -97,7 +108,7 @@ cdef class RowIndex:
         with nogil:
             for k in range(which.shape[0]):
                 row = which[k]
-                at = _hash(rows[row, 0], rows[row, 1]) & mask
+                at = _hash(rows[row, 0], rows[row, 1], self.seed) & mask
                 while True:
                     there = slots[at]
                     if there < 0:

@@ -6,6 +6,7 @@ options repeated."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -84,7 +85,8 @@ def headers(draw):
     data = bytes(fixed) + options.ljust(4 * words - 20, b"\0") + draw(st.binary(max_size=20))
     # Cut by the snaplen anywhere, often inside the options.
     captured = draw(st.integers(0, len(data)) | st.integers(20, 20 + len(options)))
-    length = draw(st.just(len(data)) | st.integers(0, 80))
+    # (a zero IP length falls back to the record's 32-bit length: any, even negative)
+    length = draw(st.just(len(data)) | st.integers(0, 80) | st.integers(-(2**32), 2**33))
     return data[:captured], length
 
 
@@ -145,7 +147,7 @@ def _ip_oracle(data: bytes, version: int, wire_len: int) -> dict | None:
         else:
             size = (data[at + 1] + 1) * 8
         proto, at, remaining = data[at], at + size, remaining - size
-    if remaining < 0:
+    if at > 40 and remaining < 0:  # extension headers that overrun the payload length
         return None
     return {
         "proto": proto, "ttl": data[7], "ip_id": -1, "fragment": fragment,
@@ -212,3 +214,11 @@ def test_ip_decoded_as_the_rfcs_read(packets, pad):
                 for name in expected
             }  # fmt: skip
             assert got == expected
+
+
+def test_decoders_refuse_offsets_outside_the_buffer():
+    buf = np.zeros(64, np.uint8)
+    with pytest.raises(ValueError, match="outside the buffer"):
+        decode_tcp(buf, np.array([0]), np.array([40]), np.array([65]))
+    with pytest.raises(ValueError, match="outside the buffer"):
+        decode_ip(buf, np.array([-1]), np.array([4]), np.array([20]), np.array([20]))

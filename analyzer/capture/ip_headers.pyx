@@ -116,9 +116,9 @@ def decode(
                     p = buf[at]
                     at += size
                     remaining -= size
-                if not ok[i]:
+                if not ok[i] or at == off + 40:  # cut, or no extension header
                     continue
-                if remaining < 0:
+                if remaining < 0:  # the extension headers overrun the payload length
                     ok[i] = 0
                     continue
                 proto[i], l4_off[i], l4_len[i] = p, at, remaining

@@ -54,7 +54,6 @@ class FindingCollector:
         self.time_wait = time_wait
         self.close_wait_threshold = close_wait_threshold
         self._spill = Spill()
-        # Per finding: its place in the report (family, connection).
         # Per finding: its place in the report (family, connection), and the
         # connection it names.
         self._family, self._place, self._named = array("b"), array("q"), array("q")

@@ -19,7 +19,7 @@ from .json_text import connection_json as connection_json
 from .json_text import json_text
 
 SCHEMA_ID = "teardown.analysis/1"
-_WRITE_BYTES = 1 << 16  # list items joined per write
+_WRITE_BYTES = 1 << 16  # about this many characters joined per write
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 

@@ -75,6 +75,13 @@ option = st.one_of(
 )
 
 
+def _laid_out(pad: bytes, records: list[bytes]):
+    """A buffer of the records after ``pad``; where each starts and ends in it."""
+    sizes = np.array([len(r) for r in records], np.int64)
+    ends = len(pad) + np.cumsum(sizes)
+    return np.frombuffer(pad + b"".join(records), np.uint8), ends - sizes, ends
+
+
 @st.composite
 def headers(draw):
     options = b"".join(draw(st.lists(option, max_size=8)))[:40]
@@ -93,16 +100,12 @@ def headers(draw):
 @settings(max_examples=1000, deadline=None)
 @given(st.lists(headers(), min_size=1, max_size=20), st.binary(max_size=8))
 def test_decoded_as_the_rfc_reads(rows, pad):
-    buf, off, end = bytearray(pad), [], []
-    for data, _ in rows:
-        off.append(len(buf))
-        buf += data
-        end.append(len(buf))
+    buf, off, end = _laid_out(pad, [data for data, _ in rows])
     t = decode_tcp(
-        np.frombuffer(bytes(buf), np.uint8),
-        np.array(off),
+        buf,
+        off,
         np.array([length for _, length in rows]),
-        np.array(end),
+        end,
     )
     for i, (data, length) in enumerate(rows):
         expected = _oracle(data, length)
@@ -191,23 +194,19 @@ def ip_packets(draw):
 @settings(max_examples=1000, deadline=None)
 @given(st.lists(ip_packets(), min_size=1, max_size=20), st.binary(max_size=8))
 def test_ip_decoded_as_the_rfcs_read(packets, pad):
-    buf, net, end = bytearray(pad), [], []
-    for data, _, _ in packets:
-        net.append(len(buf))
-        buf += data
-        end.append(len(buf))
+    buf, net, end = _laid_out(pad, [data for data, _, _ in packets])
     h = decode_ip(
-        np.frombuffer(bytes(buf), np.uint8),
-        np.array(net),
+        buf,
+        net,
         np.array([v for _, v, _ in packets]),
-        np.array(end),
+        end,
         np.array([w for _, _, w in packets]),
     )
     for i, (data, version, wire_len) in enumerate(packets):
         expected = _ip_oracle(data, version, wire_len)
         assert bool(h.ok[i]) == (expected is not None)
         if expected is not None:
-            expected["l4_off"] += net[i]
+            expected["l4_off"] += int(net[i])
             got = {
                 name: (getattr(h, name)[i].tobytes() if name in ("src", "dst")
                        else getattr(h, name)[i].item())

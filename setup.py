@@ -1,7 +1,7 @@
 """The compiled parts of teardown: the per-segment walks (analyzer/walk.pyx,
 analyzer/zeek_session.pyx), the pcap reader's walk over its records
 (analyzer/capture/pcap_records.pyx), its IP and TCP headers
-(analyzer/capture/ip_headers.pyx, tcp_headers.pyx), a hash index of
+(analyzer/capture/ip_headers.pyx, tcp_headers.pyx, sharing wire.pxd), a hash index of
 addresses and 4-tuples (analyzer/row_index.pyx) and JSON text made directly
 (analyzer/output/json_text.pyx).
 

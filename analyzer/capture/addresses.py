@@ -1,11 +1,11 @@
 """Addresses interned to small integer codes, shared by all batches of a capture.
 
 A capture of a few thousand hosts or a flood from millions of spoofed
-sources: the book keeps 16 bytes per address by code, and a hash table of
+sources: the book keeps 16 bytes per address by code, and a hash index of
 codes to look them up (``row_index``, 4 bytes a slot, at most half full):
-24 to 32 bytes in all. A dict of bytes and a text per address took 180. Texts are made when asked
-(``AddressTexts``); a slice of segments takes the few it needs
-(``SegmentTable.with_own_addresses``).
+24 to 32 bytes in all. A dict of bytes and a text per address took 180.
+Texts are made when asked (``AddressTexts``); a slice of segments takes the
+few it needs (``SegmentTable.with_own_addresses``).
 
 Codes are given to a batch's new addresses in the order of their bytes (read
 as two little-endian 64-bit numbers, as the batch is sorted), so the same

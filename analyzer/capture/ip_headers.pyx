@@ -9,16 +9,14 @@ reader.
 cimport cython
 from libc.string cimport memcpy, memset
 
+from .wire cimport be16, check_rows
+
 cdef enum:
     IPV6_HOP_BY_HOP = 0
     IPV6_ROUTING = 43
     IPV6_FRAGMENT = 44
     IPV6_AH = 51
     IPV6_DEST_OPTS = 60
-
-
-cdef inline long long _be16(const unsigned char[::1] b, Py_ssize_t at) noexcept nogil:
-    return <long long>b[at] << 8 | b[at + 1]
 
 
 cdef inline bint _extension(long long proto) noexcept nogil:
@@ -48,17 +46,13 @@ def decode(
     with the values of a packet that is not ``ok``: 0, and -1 for ``ip_id``)."""
     cdef Py_ssize_t n = net.shape[0], i, off, end, at, size
     cdef long long ihl, total, remaining, p
-    for arr_len in (version.shape[0], captured_end.shape[0], wire_len.shape[0], ok.shape[0],
-                    proto.shape[0], fragment.shape[0], l4_off.shape[0], l4_len.shape[0],
-                    src.shape[0], dst.shape[0], ttl.shape[0], ip_id.shape[0]):
-        if arr_len != n:
-            raise ValueError("the arrays differ in length")
+    # (bounds checks are off: every read below is inside [net, captured_end))
+    check_rows(buf.shape[0], net, captured_end, (
+        version.shape[0], wire_len.shape[0], ok.shape[0], proto.shape[0], fragment.shape[0],
+        l4_off.shape[0], l4_len.shape[0], src.shape[0], dst.shape[0], ttl.shape[0],
+        ip_id.shape[0]))
     if src.shape[1] != 16 or dst.shape[1] != 16:
         raise ValueError("addresses are 16 bytes")
-    for i in range(n):
-        # (bounds checks are off: every read below is inside [net, captured_end))
-        if net[i] < 0 or captured_end[i] > buf.shape[0]:
-            raise ValueError(f"packet {i} lies outside the buffer")
     with nogil:
         for i in range(n):
             off, end = net[i], captured_end[i]
@@ -66,16 +60,16 @@ def decode(
                 if off + 20 > end:
                     continue
                 ihl = (buf[off] & 0x0F) * 4
-                total = _be16(buf, off + 2)
+                total = be16(buf, off + 2)
                 if total == 0:  # TSO captures: the length is the wire's
                     total = wire_len[i]
                 if ihl < 20 or total < ihl or off + ihl > end:
                     continue
                 ok[i] = 1
-                fragment[i] = (_be16(buf, off + 6) & 0x3FFF) != 0  # MF, or an offset
+                fragment[i] = (be16(buf, off + 6) & 0x3FFF) != 0  # MF, or an offset
                 ttl[i] = buf[off + 8]
                 proto[i] = buf[off + 9]
-                ip_id[i] = _be16(buf, off + 4)
+                ip_id[i] = be16(buf, off + 4)
                 # As IPv4-mapped IPv6 addresses.
                 memset(&src[i, 0], 0, 10)
                 memset(&src[i, 10], 0xFF, 2)
@@ -88,7 +82,7 @@ def decode(
             elif version[i] == 6:
                 if off + 40 > end:
                     continue
-                total = _be16(buf, off + 4)
+                total = be16(buf, off + 4)
                 if total == 0:  # jumbograms, TSO captures
                     total = wire_len[i] - 40
                 ok[i] = 1
@@ -106,7 +100,7 @@ def decode(
                     if p == IPV6_FRAGMENT:
                         # An "atomic fragment" (offset 0, no more fragments)
                         # is a whole packet and is processed as one (RFC 6946).
-                        if _be16(buf, at + 2) & 0xFFF9:
+                        if be16(buf, at + 2) & 0xFFF9:
                             fragment[i] = 1
                         size = 8
                     elif p == IPV6_AH:

@@ -8,6 +8,8 @@ third of the reader. ``tcp.decode_tcp`` gives the arrays and documents the field
 
 cimport cython
 
+from .wire cimport be16, be32, check_rows
+
 cdef enum:
     OPT_EOL = 0
     OPT_NOP = 1
@@ -16,14 +18,6 @@ cdef enum:
     OPT_SACK_PERM = 4
     OPT_TIMESTAMP = 8
     INT32_MAX = 2147483647
-
-
-cdef inline long long _be16(const unsigned char[::1] b, Py_ssize_t at) noexcept nogil:
-    return <long long>b[at] << 8 | b[at + 1]
-
-
-cdef inline long long _be32(const unsigned char[::1] b, Py_ssize_t at) noexcept nogil:
-    return <long long>b[at] << 24 | <long long>b[at + 1] << 16 | b[at + 2] << 8 | b[at + 3]
 
 
 @cython.boundscheck(False)
@@ -56,16 +50,11 @@ def decode(
     cdef long long hlen
     cdef unsigned char kind
     cdef bint cut
-    for arr_len in (length.shape[0], captured_end.shape[0], ok.shape[0], sport.shape[0],
-                    dport.shape[0], seq.shape[0], ack.shape[0], flags.shape[0],
-                    window.shape[0], payload_len.shape[0], tsval.shape[0], tsecr.shape[0],
-                    mss.shape[0], wscale.shape[0], sack_perm.shape[0]):
-        if arr_len != n:
-            raise ValueError("the arrays differ in length")
-    for i in range(n):
-        # (bounds checks are off: every read below is inside [off, captured_end))
-        if off[i] < 0 or captured_end[i] > buf.shape[0]:
-            raise ValueError(f"segment {i} lies outside the buffer")
+    # (bounds checks are off: every read below is inside [off, captured_end))
+    check_rows(buf.shape[0], off, captured_end, (
+        length.shape[0], ok.shape[0], sport.shape[0], dport.shape[0], seq.shape[0],
+        ack.shape[0], flags.shape[0], window.shape[0], payload_len.shape[0], tsval.shape[0],
+        tsecr.shape[0], mss.shape[0], wscale.shape[0], sack_perm.shape[0]))
     with nogil:
         for i in range(n):
             at = off[i]
@@ -78,12 +67,12 @@ def decode(
                 ok[i] = 0
                 continue
             ok[i] = 1
-            sport[i] = <unsigned short>_be16(buf, at)
-            dport[i] = <unsigned short>_be16(buf, at + 2)
-            seq[i] = <unsigned int>_be32(buf, at + 4)
-            ack[i] = <unsigned int>_be32(buf, at + 8)
+            sport[i] = <unsigned short>be16(buf, at)
+            dport[i] = <unsigned short>be16(buf, at + 2)
+            seq[i] = <unsigned int>be32(buf, at + 4)
+            ack[i] = <unsigned int>be32(buf, at + 8)
             flags[i] = (buf[at + 12] & 0x0F) << 8 | buf[at + 13]
-            window[i] = <unsigned short>_be16(buf, at + 14)
+            window[i] = <unsigned short>be16(buf, at + 14)
             # Clipped: a zero IP length falls back to the record's 32-bit
             # original length, which wrapped to a negative payload.
             payload_len[i] = <int>min(max(length[i] - hlen, 0), INT32_MAX)
@@ -107,14 +96,14 @@ def decode(
                     break
                 have = min(size, end - at) - 2  # the option's value bytes captured
                 if kind == OPT_MSS and size == 4 and have == 2:
-                    mss[i] = <int>_be16(buf, at + 2)
+                    mss[i] = <int>be16(buf, at + 2)
                 elif kind == OPT_WSCALE and size == 3 and have == 1:
                     wscale[i] = buf[at + 2]
                 elif kind == OPT_SACK_PERM and size == 2:
                     sack_perm[i] = 1
                 elif kind == OPT_TIMESTAMP and size == 10:
                     if have >= 4:
-                        tsval[i] = _be32(buf, at + 2)
+                        tsval[i] = be32(buf, at + 2)
                     if have == 8:
-                        tsecr[i] = _be32(buf, at + 6)
+                        tsecr[i] = be32(buf, at + 6)
                 at += size

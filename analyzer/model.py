@@ -1,16 +1,20 @@
 """Result types: what the analysis says about each connection.
 
 Plain dataclasses (and a named tuple for endpoints), so they print, compare
-and serialise without ceremony.
+and serialise without ceremony; a connection's events come packed
+(``Events``), each made an ``Event`` when asked for.
 Times are epoch seconds (float); sequence numbers are raw 32-bit values.
 """
 
 from __future__ import annotations
 
 import hashlib
+import struct
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, overload
 
+from .segments import FLAG_TEXTS
 from .vocabulary import CloseKind, EventKind, Side, State, TimeWaitEnd
 
 
@@ -39,6 +43,89 @@ class Event:
     kind: EventKind
     client_state: State
     server_state: State
+
+
+# An event as ``Events`` packs it: frame, time, seq, ack, length, flag bits
+# (12), then the positions of its sender in ``Side``, of its kind in
+# ``EventKind`` and of both states in ``State``. (walk.pyx and json_text.pyx
+# read and write the same layout, event_row.pxd.)
+EVENT_ROW = struct.Struct("<qdqqqiBBBB")
+_SIDES, _KINDS, _STATES = tuple(Side), tuple(EventKind), tuple(State)
+_SIDE_CODES = {v: i for i, v in enumerate(_SIDES)}
+_KIND_CODES = {v: i for i, v in enumerate(_KINDS)}
+_STATE_CODES = {v: i for i, v in enumerate(_STATES)}
+_FLAG_CODES = {text: bits for bits, text in reversed(list(enumerate(FLAG_TEXTS)))}
+
+
+def _event(row: tuple) -> Event:
+    frame, time, seq, ack, length, flags, sender, kind, client, server = row
+    return Event(frame, time, _SIDES[sender], FLAG_TEXTS[flags], seq, ack, length,
+                 _KINDS[kind], _STATES[client], _STATES[server])  # fmt: skip
+
+
+class Events(Sequence[Event]):
+    """A connection's events, packed (``EVENT_ROW``, 48 bytes each), read-only.
+
+    The walk records millions of events and most are only ever written out:
+    an object per event (and its float and ints) cost a fifth of the
+    analysis, so an ``Event`` is made only when one is asked for, and the
+    JSON is written from the packed rows (``output.json_text``).
+    """
+
+    __slots__ = ("packed",)
+
+    def __init__(self, packed: bytes = b"") -> None:
+        if len(packed) % EVENT_ROW.size:
+            raise ValueError(f"packed events of {len(packed)} bytes, not rows of {EVENT_ROW.size}")
+        self.packed = bytes(packed)
+
+    @classmethod
+    def of(cls, events: Iterable[Event]) -> Events:
+        """Events packed from ``Event`` objects (flags as ``segments.flags_text`` spells them)."""
+        if isinstance(events, Events):
+            return events
+        try:
+            return cls(b"".join(
+                EVENT_ROW.pack(e.frame, e.time, e.seq, e.ack, e.length, _FLAG_CODES[e.flags],
+                               _SIDE_CODES[e.sender], _KIND_CODES[e.kind],
+                               _STATE_CODES[e.client_state], _STATE_CODES[e.server_state])
+                for e in events
+            ))  # fmt: skip
+        except KeyError as e:
+            raise ValueError(f"an event with an unknown word: {e}") from None
+
+    def __len__(self) -> int:
+        return len(self.packed) // EVENT_ROW.size
+
+    @overload
+    def __getitem__(self, i: int) -> Event: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Event]: ...
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError("event index out of range")
+        return _event(EVENT_ROW.unpack_from(self.packed, (i % n) * EVENT_ROW.size))
+
+    def __iter__(self) -> Iterator[Event]:
+        return map(_event, EVENT_ROW.iter_unpack(self.packed))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Events):
+            return self.packed == other.packed
+        if isinstance(other, Sequence):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  (equal to lists, which do not hash)
+
+    def __repr__(self) -> str:
+        return f"Events({list(self)!r})"
+
+    def __reduce__(self):
+        return Events, (self.packed,)
 
 
 @dataclass(slots=True)
@@ -119,7 +206,7 @@ class Connection:
     fin_retransmissions: dict[Side, int]
     end_states: dict[Side, State]
     time_wait: TimeWait | None
-    events: list[Event] = field(default_factory=list)
+    events: Sequence[Event] = field(default_factory=Events)  # an ``Events`` from the walk
     packets: dict[Side, int] = field(default_factory=dict)
     payload_bytes: dict[Side, int] = field(default_factory=dict)
     # Facts the findings need; all sequence arithmetic done modulo 2^32.

@@ -82,12 +82,12 @@ def _letters(flags: int) -> str:
 
 
 # Every 12-bit flag combination, spelled once (events spell flags very often).
-_FLAG_TEXT = [_letters(f) for f in range(1 << 12)]
+FLAG_TEXTS = tuple(_letters(f) for f in range(1 << 12))
 
 
 def flags_text(flags: int) -> str:
     """tcpdump-style flag letters: S, F, R, P, '.' for ACK, U, E, W."""
-    return _FLAG_TEXT[flags & 0xFFF]
+    return FLAG_TEXTS[flags & 0xFFF]
 
 
 @dataclass

@@ -18,12 +18,15 @@ correctly.
 """
 
 cimport cython
+from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.mem cimport PyMem_Free, PyMem_Realloc
+
+from .event_row cimport EventRow
 
 import dataclasses
 
 from . import segments
-from .model import Connection, Event, FinResend, Reset, SideFacts, TimeWait
-from .segments import flags_text
+from .model import EVENT_ROW, Connection, Events, FinResend, Reset, SideFacts, TimeWait
 from .states import TRANSITIONS
 from .states import Event as E
 from .vocabulary import CloseKind, EventKind, Side, State, TimeWaitEnd
@@ -77,11 +80,18 @@ cdef int K_TIME_WAIT_SEGMENT = 1 << KIND_PRIORITY.index(EventKind.TIME_WAIT_SEGM
 cdef int K_HALF_CLOSE_DATA = 1 << KIND_PRIORITY.index(EventKind.HALF_CLOSE_DATA)
 cdef int K_KEEPALIVE = 1 << KIND_PRIORITY.index(EventKind.KEEPALIVE)
 cdef int K_HANDSHAKE_ACK = 1 << KIND_PRIORITY.index(EventKind.HANDSHAKE_ACK)
+# An event's kind as ``Events`` keeps it (its position in EventKind), by bit.
+cdef unsigned char KIND_CODE[16]
+for _bit, _kind in enumerate(KIND_PRIORITY):
+    KIND_CODE[_bit] = tuple(EventKind).index(_kind)
 
 # Sides, compared by identity in the loop.
 cdef object CLIENT = Side.CLIENT
 cdef object SERVER = Side.SERVER
 cdef object BOTH = Side.BOTH
+# ... and as ``Events`` keeps them.
+cdef unsigned char CLIENT_CODE = tuple(Side).index(Side.CLIENT)
+cdef unsigned char SERVER_CODE = tuple(Side).index(Side.SERVER)
 
 # ``ConnectionWalk.connection`` gives a Connection its fields in this order,
 # positionally: by keyword, making one cost as much again.
@@ -115,6 +125,12 @@ cdef int TABLE[16][16]
 for _s, _from in enumerate(STATES):
     for _e, _event in enumerate(_ENDPOINT_EVENTS):
         TABLE[_s][_e] = STATES.index(TRANSITIONS[_from].get(_event, _from))
+
+cdef EventRow _probe = EventRow(1, 2.5, 3, 4, 5, 6, 7, 8, 9, 10)
+if sizeof(EventRow) != EVENT_ROW.size or (
+    PyBytes_FromStringAndSize(<char*>&_probe, sizeof(EventRow)) != EVENT_ROW.pack(1, 2.5, 3, 4, 5, 6, 7, 8, 9, 10)
+):
+    raise ImportError("event_row.pxd and model.EVENT_ROW differ")
 
 cdef int CLOSED = STATES.index(State.CLOSED)
 cdef int LISTEN = STATES.index(State.LISTEN)
@@ -219,7 +235,9 @@ cdef class ConnectionWalk:
     cdef public SideWalk client, server
     cdef double time_wait
     cdef double tw_due  # when the earliest TIME_WAIT held may end (inf: none held)
-    cdef public list events, fin_resends, resets, duplicate_frames
+    cdef EventRow* _events  # packed (``model.Events``)
+    cdef Py_ssize_t _n_events, _events_room
+    cdef public list fin_resends, resets, duplicate_frames
     cdef public list missed_frames  # ACKs for bytes the capture never saw
     cdef public object first_fin_side
     cdef public bint crossed
@@ -239,7 +257,7 @@ cdef class ConnectionWalk:
             self.client, self.server = SideWalk(ESTABLISHED), SideWalk(ESTABLISHED)
         self.time_wait = time_wait
         self.tw_due = INF
-        self.events, self.fin_resends, self.resets = [], [], []
+        self.fin_resends, self.resets = [], []
         self.duplicate_frames, self.missed_frames = [], []
         self.first_fin_side = self.graceful_at = self.rst_sender = self.reack_wanted = None
 
@@ -259,6 +277,32 @@ cdef class ConnectionWalk:
         for i in range(lo, hi):
             self._segment(rows, i, (rows[i, FROM_SERVER] != 0) != flip)
         self.last_frame, self.last_ts_ns = rows[hi - 1, FRAME], rows[hi - 1, TS_NS]
+
+    def __dealloc__(self):
+        PyMem_Free(self._events)
+
+    @property
+    def events(self):
+        """The events so far (``model.Events``)."""
+        return Events(PyBytes_FromStringAndSize(<char*>self._events, self._n_events * sizeof(EventRow)))
+
+    cdef int _add_event(self, long long frame, double now, unsigned char sender, long long flags,
+                        long long seq, long long ack, long long length, int kinds) except -1:
+        cdef EventRow* grown
+        cdef EventRow* e
+        if self._n_events == self._events_room:
+            self._events_room = 2 * self._events_room or 8
+            grown = <EventRow*>PyMem_Realloc(self._events, self._events_room * sizeof(EventRow))
+            if grown == NULL:
+                raise MemoryError()
+            self._events = grown
+        e = &self._events[self._n_events]
+        e.frame, e.time, e.seq, e.ack, e.length = frame, now, seq, ack, length
+        e.flags = flags & 0xFFF
+        e.sender, e.kind = sender, KIND_CODE[_lowest_bit(kinds)]
+        e.client_state, e.server_state = self.client._state, self.server._state
+        self._n_events += 1
+        return 0
 
     @property
     def first_time(self):
@@ -373,20 +417,8 @@ cdef class ConnectionWalk:
         if flags & RST:
             kinds |= self._rst(s, r, who, frame, seq, row[i, TTL], length, now)
         if kinds:
-            self.events.append(
-                Event(
-                    frame,
-                    now,
-                    who,
-                    flags_text(flags),
-                    seq,
-                    ack,
-                    length,
-                    KIND_PRIORITY[_lowest_bit(kinds)],
-                    STATES[self.client._state],
-                    STATES[self.server._state],
-                )
-            )
+            self._add_event(frame, now, SERVER_CODE if from_server else CLIENT_CODE, flags, seq,
+                            ack, length, kinds)
 
     cdef int _syn(self, SideWalk s, SideWalk r, long long flags, long long seq):
         is_syn_ack = flags & ACK
@@ -511,11 +543,12 @@ cdef class ConnectionWalk:
         point, but its own FIN (sent before that FIN reached it) proves it was
         still ESTABLISHED; the events since then are corrected.
         """
-        for e in reversed(self.events):
-            if who is CLIENT and e.client_state is State.CLOSE_WAIT:
-                e.client_state = State.ESTABLISHED
-            elif who is SERVER and e.server_state is State.CLOSE_WAIT:
-                e.server_state = State.ESTABLISHED
+        cdef Py_ssize_t k
+        for k in range(self._n_events - 1, -1, -1):
+            if who is CLIENT and self._events[k].client_state == CLOSE_WAIT:
+                self._events[k].client_state = ESTABLISHED
+            elif who is SERVER and self._events[k].server_state == CLOSE_WAIT:
+                self._events[k].server_state = ESTABLISHED
             else:
                 break
 

@@ -21,8 +21,14 @@ from cpython.unicode cimport PyUnicode_AsUTF8AndSize, PyUnicode_DecodeASCII
 from libc.math cimport isfinite, llround
 from libc.string cimport memcpy, strlen
 
+from ..event_row cimport EventRow
+
 import json
 from json.encoder import encode_basestring_ascii
+
+from ..model import EVENT_ROW, Events
+from ..segments import FLAG_TEXTS
+from ..vocabulary import EventKind, Side, State
 
 
 cdef extern from "Python.h":
@@ -32,6 +38,14 @@ cdef extern from "Python.h":
 
 
 cdef object _dumps = json.JSONEncoder(separators=(",", ":")).encode
+
+if sizeof(EventRow) != EVENT_ROW.size:
+    raise ImportError("event_row.pxd and model.EVENT_ROW differ")
+# The words of packed events (``model.Events``), quoted, by code.
+cdef list _SIDE_WORDS = [f'"{v}"'.encode() for v in Side]
+cdef list _KIND_WORDS = [f'"{v}"'.encode() for v in EventKind]
+cdef list _STATE_WORDS = [f'"{v}"'.encode() for v in State]
+cdef list _FLAG_WORDS = [f'"{v}"'.encode() for v in FLAG_TEXTS]
 
 
 cdef class _Text:
@@ -108,12 +122,13 @@ cdef class _Text:
 
     cdef int number(self, object x) except -1:
         """A float as ``json`` writes it (``repr``), or null."""
-        cdef char* s
-        cdef double v
-        cdef long long micros
         if x is None:
             return self.lit(b"null")
-        v = x
+        return self.real(x)
+
+    cdef int real(self, double v) except -1:
+        cdef char* s
+        cdef long long micros
         if not isfinite(v):
             return self.text(_dumps(v))
         if 1e-4 <= v < 8589934592.0:
@@ -148,6 +163,38 @@ cdef class _Text:
             fraction //= 10
         self.lit(b".")
         return self.put(digits, n)
+
+    cdef int events(self, bytes packed) except -1:
+        """Packed events (``model.Events``), joined by commas."""
+        cdef const EventRow* e = <const EventRow*><const char*>packed
+        cdef Py_ssize_t k, n = len(packed) // sizeof(EventRow)
+        for k in range(n):
+            if not (0 <= e[k].flags < 4096 and e[k].sender < len(_SIDE_WORDS)
+                    and e[k].kind < len(_KIND_WORDS) and e[k].client_state < len(_STATE_WORDS)
+                    and e[k].server_state < len(_STATE_WORDS)):
+                raise ValueError("a packed event with a code out of range")
+            self.lit(b',{"frame":' if k else b'{"frame":')
+            self.whole(e[k].frame)
+            self.lit(b',"time":')
+            self.real(e[k].time)
+            self.lit(b',"from":')
+            self.lit(_SIDE_WORDS[e[k].sender])
+            self.lit(b',"flags":')
+            self.lit(_FLAG_WORDS[e[k].flags])
+            self.lit(b',"seq":')
+            self.whole(e[k].seq)
+            self.lit(b',"ack":')
+            self.whole(e[k].ack)
+            self.lit(b',"len":')
+            self.whole(e[k].length)
+            self.lit(b',"kind":')
+            self.lit(_KIND_WORDS[e[k].kind])
+            self.lit(b',"states":{"client":')
+            self.lit(_STATE_WORDS[e[k].client_state])
+            self.lit(b',"server":')
+            self.lit(_STATE_WORDS[e[k].server_state])
+            self.lit(b"}}")
+        return 0
 
     cdef int boolean(self, object x) except -1:
         return self.lit(b"true" if x else b"false")
@@ -273,32 +320,7 @@ def connection_json(c):
     t.lit(b',"payload_bytes":')
     t.by_side(c.payload_bytes, False)
     t.lit(b',"events":[')
-    first = True
-    for e in c.events:
-        if not first:
-            t.lit(b",")
-        first = False
-        t.lit(b'{"frame":')
-        t.integer(e.frame)
-        t.lit(b',"time":')
-        t.number(e.time)
-        t.lit(b',"from":')
-        t.word(e.sender)
-        t.lit(b',"flags":')
-        t.word(e.flags)
-        t.lit(b',"seq":')
-        t.integer(e.seq)
-        t.lit(b',"ack":')
-        t.integer(e.ack)
-        t.lit(b',"len":')
-        t.integer(e.length)
-        t.lit(b',"kind":')
-        t.word(e.kind)
-        t.lit(b',"states":{"client":')
-        t.word(e.client_state)
-        t.lit(b',"server":')
-        t.word(e.server_state)
-        t.lit(b"}}")
+    t.events(Events.of(c.events).packed)
     t.lit(b"]")
     if c.zeek is not None:
         t.lit(b',"zeek":{')

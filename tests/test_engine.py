@@ -325,11 +325,12 @@ def test_the_walk_leaves_no_reference_cycles(name):
     from analyzer.capture import read_segments
 
     seg = read_segments(str(ROOT / "captures" / name)).only(engine.ANALYSED_COLUMNS)
+    spool = ConnectionSpool(connection_json)  # renders into its spill: open while walked
     gc.collect()
     collecting = gc.isenabled()
     gc.disable()
     try:
-        for render in (None, ConnectionSpool(connection_json).render):
+        for render in (None, spool.render):
             products = engine.walk_slice(seg, 1e10, Parameters(), render)
             assert products.first_frames.size
             del products
@@ -337,6 +338,7 @@ def test_the_walk_leaves_no_reference_cycles(name):
     finally:
         if collecting:
             gc.enable()
+        spool.close()
 
 
 @pytest.mark.parametrize("path", CAPTURES, ids=lambda p: p.name)
@@ -353,10 +355,11 @@ def test_a_slice_with_its_own_addresses_is_walked_the_same(path):
     assert len(own.addresses) <= len(part.addresses)
     assert own.addresses == [part.addresses[c] for c in codes]
     assert [own.addresses[c] for c in own.src] == [part.addresses[c] for c in part.src]
-    render = ConnectionSpool(connection_json).render
-    expected = engine.walk_slice(part, 1e10, Parameters(), render)
-    got = engine.walk_slice(own, 1e10, Parameters(), render)
-    assert got.documents == expected.documents
+    spool = ConnectionSpool(connection_json)
+    expected = engine.walk_slice(part, 1e10, Parameters(), spool.render)
+    got = engine.walk_slice(own, 1e10, Parameters(), spool.render)
+    assert _rendered(spool, got) == _rendered(spool, expected)
+    spool.close()
     # TIME_WAIT rows name addresses by the slice's codes: the capture's through ``codes``.
     for table, want in zip(got.time_wait, expected.time_wait):
         table["client"], table["server"] = codes[table["client"]], codes[table["server"]]
@@ -378,11 +381,20 @@ def test_own_addresses_keep_the_order_that_picks_the_client(tmp_path):
     wrpcap(str(tmp_path / "equal-ports.pcap"), packets)
     seg = read_segments(str(tmp_path / "equal-ports.pcap")).only(engine.ANALYSED_COLUMNS)
     part = seg.take(np.arange(2, 4))  # b and c: codes 1 and 2 become 0 and 1
-    render = ConnectionSpool(connection_json).render
-    expected = engine.walk_slice(part, 1e10, Parameters(), render)
-    got = engine.walk_slice(part.with_own_addresses()[0], 1e10, Parameters(), render)
-    assert got.documents == expected.documents
-    assert b'"client":{"ip":"10.0.0.7"' in expected.documents[0]
+    spool = ConnectionSpool(connection_json)
+    expected = engine.walk_slice(part, 1e10, Parameters(), spool.render)
+    got = engine.walk_slice(part.with_own_addresses()[0], 1e10, Parameters(), spool.render)
+    assert _rendered(spool, got) == _rendered(spool, expected)
+    assert b'"client":{"ip":"10.0.0.7"' in _rendered(spool, expected)[0]
+    spool.close()
+
+
+def _rendered(spool: ConnectionSpool, products: engine.SliceProducts) -> list[bytes]:
+    """A slice's connections as its render spilled them."""
+    stored = products.documents
+    data = (Path(spool.render.args[2].directory) / stored.name).read_bytes()
+    ends = np.cumsum(stored.sizes) + stored.offset
+    return [data[end - size : end] for end, size in zip(ends.tolist(), stored.sizes)]
 
 
 def _segment(src, dst, t, flags, seq, ack, data=b""):

@@ -47,6 +47,47 @@ def test_spill_gives_back_any_order(items, data):
         spill.close()
 
 
+def _write_in_a_child(writer, batches, conn):
+    conn.send([writer(b"".join(batch), [len(x) for x in batch]) for batch in batches])
+
+
+def test_spill_gives_back_what_other_processes_wrote():
+    # Worker processes write their slices to their own files in the spill's
+    # directory and send back only where; this process writes too, and
+    # neighbours on different files are never read as one run.
+    import multiprocessing
+
+    spill = Spill()
+    directory = spill.writer.directory
+    context = multiprocessing.get_context("fork")
+    items, expected = [], []
+    try:
+        spill.extend(b"abcde", [2, 3])  # ends where a child's second item starts
+        expected += [b"ab", b"cde"]
+        for child in range(2):
+            batches = [[f"{child}-{k}-{n}".encode() * (n + 1) for n in range(3)] for k in range(2)]
+            here, there = context.Pipe()
+            process = context.Process(target=_write_in_a_child, args=(spill.writer, batches, there))
+            process.start()
+            items += here.recv()
+            process.join()
+            assert process.exitcode == 0
+            expected += [x for batch in batches for x in batch]
+        for stored in items:
+            spill.add(stored)
+        spill.extend(b"gh", [1, 1])
+        expected += [b"g", b"h"]
+        # This process's file and one per child.
+        assert len({stored.name for stored in items}) == 2
+        assert len(list(Path(directory).iterdir())) == 3
+        for order in (np.random.default_rng(1).permutation(len(expected)), [1, 3], [2, 3, 14]):
+            assert list(spill.read(np.array(order))) == [expected[i] for i in order]
+        assert list(spill.read(np.arange(len(expected)))) == expected
+    finally:
+        spill.close()
+    assert not Path(directory).exists()
+
+
 def test_spill_runs_join_neighbours_up_to_a_bound():
     spill = Spill()
     try:

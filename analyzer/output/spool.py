@@ -18,7 +18,7 @@ import numpy as np
 
 from ..engine import SliceProducts
 from ..model import Connection
-from ..spill import Spill
+from ..spill import Spill, SpillWriter, Stored
 from .json_text import numbered_run
 
 
@@ -27,11 +27,14 @@ def pickled(c: Connection) -> bytes:
     return pickle.dumps(c, pickle.HIGHEST_PROTOCOL)
 
 
-def _render_all(render_one, as_text: bool, connections: list[Connection], _records, _named):
+def _render_all(
+    render_one, as_text: bool, write: SpillWriter, connections: list[Connection], _records, _named
+) -> Stored:
+    """A slice's connections rendered and spilled where they were walked."""
     items = [render_one(c) for c in connections]
     if as_text:
         items = [t.encode() for t in items]
-    return b"".join(items), [len(t) for t in items]
+    return write(b"".join(items), [len(t) for t in items])
 
 
 class ConnectionSpool:
@@ -40,18 +43,17 @@ class ConnectionSpool:
     worker processes to run it."""
 
     def __init__(self, render_one: Callable[[Connection], str | bytes], *, as_text=True) -> None:
-        self.render = partial(_render_all, render_one, as_text)
-        self._as_text = as_text
         self._spill = Spill()
+        self.render = partial(_render_all, render_one, as_text, self._spill.writer)
+        self._as_text = as_text
         self._first_frames = array("q")
 
     def add(self, products: SliceProducts) -> None:
         self.keep(products.documents, products.first_frames)
 
-    def keep(self, rendered: tuple[bytes, list[int]], first_frames: np.ndarray) -> None:
+    def keep(self, rendered: Stored, first_frames: np.ndarray) -> None:
         """What ``render`` made of a slice's connections, whose first frames these are."""
-        blob, sizes = rendered
-        self._spill.extend(blob, sizes)
+        self._spill.add(rendered)
         self._first_frames.extend(first_frames.tolist())
 
     @property

@@ -12,13 +12,14 @@ from __future__ import annotations
 import time
 from array import array
 from collections.abc import Iterable, Iterator
+from functools import partial
 from typing import TextIO
 
 import numpy as np
 
 from ..engine import SliceProducts
 from ..model import Connection
-from ..spill import Spill
+from ..spill import Spill, SpillWriter
 from ..zeek import ZeekRecord
 
 FIELDS = (
@@ -104,25 +105,27 @@ def _write(out: TextIO, opened: float, closed: float, lines: Iterable[str]) -> N
     out.write(f"#close\t{_stamp(closed)}\n")
 
 
-def _render_lines(_connections: list[Connection], records: list[ZeekRecord], _named):
+def _render_lines(
+    write: SpillWriter, _connections: list[Connection], records: list[ZeekRecord], _named
+):
+    """A slice's conn.log lines, spilled where they were made, and what orders them."""
     texts = [line(r).encode() for r in records]
     keys = np.array([(r.ts, r.first_frame, r.ts + r.duration) for r in records], float)
-    return b"".join(texts), [len(t) for t in texts], keys.reshape(-1, 3)
+    return write(b"".join(texts), [len(t) for t in texts]), keys.reshape(-1, 3)
 
 
 class ConnLogSpool:
     """A sink that spools a capture's conn.log lines to a temporary file as
     slices settle (``analyzer.engine``), with what orders them."""
 
-    render = staticmethod(_render_lines)
-
     def __init__(self) -> None:
         self._spill = Spill()
+        self.render = partial(_render_lines, self._spill.writer)
         self._ts, self._first_frame, self._end = array("d"), array("q"), array("d")
 
     def add(self, products: SliceProducts) -> None:
-        blob, sizes, keys = products.documents
-        self._spill.extend(blob, sizes)
+        lines, keys = products.documents
+        self._spill.add(lines)
         self._ts.extend(keys[:, 0].tolist())
         self._first_frame.extend(keys[:, 1].astype(np.int64).tolist())
         self._end.extend(keys[:, 2].tolist())

@@ -48,14 +48,14 @@ def report_row(c: Connection) -> str:
     return csv_text([csv_cell(row[name]) for name in ROW_FIELDS[1:]])
 
 
-def _render(documents, rows, connections: list[Connection], records, named: set[int]):
-    drawn = [c for c in connections if c.id in named]
+def _render(documents, rows, write_drawn, connections: list[Connection], records, named: set[int]):
+    drawn = [pickled(c) for c in connections if c.id in named]
     return (
         documents(connections, records, named),
         rows(connections, records, named),
         bytes(_CODES[c.close, c.active_closer] for c in connections),
-        [pickled(c) for c in drawn],
-        [c.id for c in drawn],
+        write_drawn(b"".join(drawn), [len(d) for d in drawn]),
+        [c.id for c in connections if c.id in named],
     )
 
 
@@ -67,16 +67,16 @@ class ReportSink:
     def __init__(self) -> None:
         self.documents = ConnectionSpool(connection_json)
         self.rows = ConnectionSpool(report_row)
-        self.render = partial(_render, self.documents.render, self.rows.render)
         self._closes = array("B")  # in the documents' spool order
         self._drawn, self._drawn_frames = Spill(), array("q")
+        self.render = partial(_render, self.documents.render, self.rows.render, self._drawn.writer)
 
     def add(self, products: SliceProducts) -> None:
         documents, rows, closes, drawn, drawn_frames = products.documents
         self.documents.keep(documents, products.first_frames)
         self.rows.keep(rows, products.first_frames)
         self._closes.frombytes(closes)
-        self._drawn.extend(b"".join(drawn), [len(d) for d in drawn])
+        self._drawn.add(drawn)
         self._drawn_frames.extend(drawn_frames)
 
     def closes(self, kept: np.ndarray) -> dict[str, Counter]:

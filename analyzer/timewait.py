@@ -212,7 +212,9 @@ class TimeWaitLedger:
         syn_time, tw_start, tw_end = syn["time"], tw["start"], tw["end"]
         by_client = tw["by_client"].astype(bool)
 
-        ips = addresses
+        # A client has many destinations, a server many clients: each address
+        # text is made once (a capture's are made from its codes when asked).
+        ips = _Memo(addresses)
         host = np.where(by_client, tw["client"], tw["server"])
         host_occupancy = occupancies(host, tw_start, tw_end)
         hosts = [HostTimeWait(ips[h], host_occupancy[h]) for h in _first_appearance(host)]
@@ -282,6 +284,18 @@ class TimeWaitLedger:
             key=lambda d: (-max(d.occupancy.peak, d.forecast or 0), d.client, d.server)
         )
         return TimeWaitSummary(hosts, destinations)
+
+
+class _Memo(dict):
+    """``addresses[code]``, each looked up once."""
+
+    def __init__(self, addresses: Sequence[str]) -> None:
+        super().__init__()
+        self.addresses = addresses
+
+    def __missing__(self, code: int) -> str:
+        text = self[code] = self.addresses[code]
+        return text
 
 
 def _numbered_rows(columns: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:

@@ -185,3 +185,14 @@ def test_json_text_is_the_encoders(value):
     from analyzer.output.json_text import json_text
 
     assert json_text(value) == json.dumps(value, separators=(",", ":"))
+
+
+def test_json_text_escapes_every_character_as_json_does():
+    # Strings of plain ASCII are written as they are; every other character
+    # (controls, quote, backslash, DEL, beyond ASCII) goes through json's escaping.
+    from analyzer.output.json_text import json_text
+
+    for code in [*range(160), 0x2028, 0x1F600]:
+        for text in (chr(code), f"a{chr(code)}b", f"{chr(code)}" * 3):
+            value = {text: [text]}
+            assert json_text(value) == json.dumps(value, separators=(",", ":")), code

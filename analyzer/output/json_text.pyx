@@ -32,6 +32,7 @@ from ..vocabulary import EventKind, Side, State
 
 
 cdef extern from "Python.h":
+    bint PyUnicode_IS_ASCII(object o)
     char* PyOS_double_to_string(double val, char format_code, int precision, int flags,
                                 int* ptype) except NULL
     int Py_DTSF_ADD_DOT_0
@@ -89,6 +90,23 @@ cdef class _Text:
         cdef Py_ssize_t n
         cdef const char* p = PyUnicode_AsUTF8AndSize(s, &n)
         return self.put(p, n)
+
+    cdef int string(self, str s) except -1:
+        """A str in quotes, escaped as ``json`` escapes it."""
+        cdef Py_ssize_t n, k
+        cdef const unsigned char* p
+        if PyUnicode_IS_ASCII(s):
+            # Most strings (words, sentences, addresses) need no escape: written
+            # as they are, without encode_basestring_ascii's new str.
+            p = <const unsigned char*>PyUnicode_AsUTF8AndSize(s, &n)
+            for k in range(n):
+                if p[k] < 32 or p[k] > 126 or p[k] == 34 or p[k] == 92:  # '"', '\\'
+                    break
+            else:
+                self.lit(b'"')
+                self.put(<const char*>p, n)
+                return self.lit(b'"')
+        return self.text(encode_basestring_ascii(s))
 
     cdef int word(self, object s) except -1:
         """A str in quotes (no escaping needed), or null."""
@@ -226,7 +244,7 @@ cdef class _Text:
         if x is False:
             return self.lit(b"false")
         if kind is str:
-            return self.text(encode_basestring_ascii(x))
+            return self.string(x)
         if kind is int:
             try:
                 return self.whole(x)
@@ -248,7 +266,7 @@ cdef class _Text:
                 if not first:
                     self.lit(b",")
                 first = False
-                self.text(encode_basestring_ascii(key))
+                self.string(key)
                 self.lit(b":")
                 self.value(item)
             return self.lit(b"}")
@@ -329,9 +347,9 @@ def connection_json(c):
             if not first:
                 t.lit(b",")
             first = False
-            t.text(encode_basestring_ascii(key))
+            t.string(key)
             t.lit(b":")
-            t.text(encode_basestring_ascii(value))
+            t.string(value)
         t.lit(b"}")
     t.lit(b"}")
     return t.result()

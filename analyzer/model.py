@@ -67,9 +67,9 @@ class Events(Sequence[Event]):
     """A connection's events, packed (``EVENT_ROW``, 48 bytes each), read-only.
 
     The walk records millions of events and most are only ever written out:
-    an object per event (and its float and ints) cost a fifth of the
-    analysis, so an ``Event`` is made only when one is asked for, and the
-    JSON is written from the packed rows (``output.json_text``).
+    an object per event (and its float and ints) cost a fifth of the walking
+    processes' time, so an ``Event`` is made only when one is asked for, and
+    the JSON is written from the packed rows (``output.json_text``).
     """
 
     __slots__ = ("packed",)
@@ -115,7 +115,7 @@ class Events(Sequence[Event]):
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Events):
             return self.packed == other.packed
-        if isinstance(other, Sequence):
+        if isinstance(other, (list, tuple)):  # what a Connection made by hand may hold
             return list(self) == list(other)
         return NotImplemented
 

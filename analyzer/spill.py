@@ -8,7 +8,7 @@ Items are written where they are made. A spill is a directory: each process
 that writes to it (``SpillWriter``, picklable, sent to worker processes with
 the functions that render) appends to a file of its own there and hands on
 only where the items went (``Stored``). Sending the rendered bytes through a
-pipe to be written here cost the main process a third of its time.
+pipe to be written here cost the main process a quarter of its time.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ import numpy as np
 
 _RUN_BYTES = 1 << 20
 # Spill files a process keeps open for writing; the least recently used is
-# closed beyond that (a worker of a batch report sees a spill per capture).
+# closed beyond that (a worker of a batch report sees a spill per capture),
+# and a new file begun if that spill is written again.
 _OPEN_FOR_WRITING = 16
 
 
@@ -96,6 +97,8 @@ class SpillWriter:
 
 
 class Spill:
+    """Items from any process, read back here by their positions (in the order added)."""
+
     def __init__(self) -> None:
         self._directory = tempfile.TemporaryDirectory(prefix="teardown-spill-")
         self.writer = SpillWriter(self._directory.name)

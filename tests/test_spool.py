@@ -88,6 +88,27 @@ def test_spill_gives_back_what_other_processes_wrote():
     assert not Path(directory).exists()
 
 
+def test_spills_written_in_turn_beyond_the_open_files_kept():
+    # A process keeps a few spill files open for writing; a spill written
+    # again after its file was closed goes on in a new file of its directory.
+    from analyzer import spill as spill_module
+
+    spills = [Spill() for _ in range(spill_module._OPEN_FOR_WRITING + 3)]
+    try:
+        for round_ in range(3):
+            for k, spill in enumerate(spills):
+                item = f"{k}:{round_};".encode()
+                spill.extend(item * 2, [len(item)] * 2)
+        for k, spill in enumerate(spills):
+            assert b"".join(spill.read(np.arange(6))) == b"".join(
+                f"{k}:{r};".encode() * 2 for r in range(3)
+            )
+        assert len(list(Path(spills[0].writer.directory).iterdir())) == 3
+    finally:
+        for spill in spills:
+            spill.close()
+
+
 def test_spill_runs_join_neighbours_up_to_a_bound():
     spill = Spill()
     try:

@@ -1,4 +1,4 @@
-"""A sink that spools rendered connections to a temporary file until their ids are known.
+"""A sink that spools rendered connections to temporary files until their ids are known.
 
 Connections settle out of order (``analyzer.engine``) and learn their ids, the
 rank of their first frame, only when the whole capture is read. Meanwhile each

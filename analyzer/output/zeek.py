@@ -115,7 +115,7 @@ def _render_lines(
 
 
 class ConnLogSpool:
-    """A sink that spools a capture's conn.log lines to a temporary file as
+    """A sink that spools a capture's conn.log lines to temporary files as
     slices settle (``analyzer.engine``), with what orders them."""
 
     def __init__(self) -> None:

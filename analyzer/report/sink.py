@@ -49,13 +49,14 @@ def report_row(c: Connection) -> str:
 
 
 def _render(documents, rows, write_drawn, connections: list[Connection], records, named: set[int]):
-    drawn = [pickled(c) for c in connections if c.id in named]
+    drawn = [c for c in connections if c.id in named]
+    pickles = [pickled(c) for c in drawn]
     return (
         documents(connections, records, named),
         rows(connections, records, named),
         bytes(_CODES[c.close, c.active_closer] for c in connections),
-        write_drawn(b"".join(drawn), [len(d) for d in drawn]),
-        [c.id for c in connections if c.id in named],
+        write_drawn(b"".join(pickles), [len(p) for p in pickles]),
+        [c.id for c in drawn],
     )
 
 

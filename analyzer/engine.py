@@ -270,10 +270,19 @@ def _joined(parts: list[tuple[SegmentTable, np.ndarray]]) -> tuple[SegmentTable,
 
 
 def _joined_while_small(parts: list[tuple[SegmentTable, np.ndarray]]):
+    """Neighbouring small parts joined, up to WAITING_BATCH_SEGMENTS; a part of
+    a quarter of that or more is left as it is (joining it would copy its
+    segments again at every settle round)."""
     out: list[tuple[SegmentTable, np.ndarray]] = []
     run: list[tuple[SegmentTable, np.ndarray]] = []
     size = 0
     for part in parts:
+        if len(part[0]) >= WAITING_BATCH_SEGMENTS // 4:
+            if run:
+                out.append(_joined(run))
+                run, size = [], 0
+            out.append(part)
+            continue
         run.append(part)
         size += len(part[0])
         if size >= WAITING_BATCH_SEGMENTS:

@@ -479,3 +479,29 @@ def test_long_groups_are_walked_ahead_together():
     groups.no_ahead(a)
     groups.assign(_acks([1000] * 20 + [2000] * 20, 30))
     assert groups.long(16).tolist() == [b]
+
+
+def test_waiting_segments_are_copied_only_while_small(monkeypatch):
+    # Settle rounds split the waiting batches; a part of a quarter batch or
+    # more stays as it is, small neighbours are joined, and the segments and
+    # their order never change.
+    from analyzer.capture import read_segments
+
+    seg = read_segments(str(ROOT / "captures" / "timewait-pileup.pcap"))
+    monkeypatch.setattr(engine, "WAITING_BATCH_SEGMENTS", 40)
+    sizes = [3, 12, 5, 30, 2, 2, 15, 40, 1]
+    bounds = np.cumsum([0, *sizes])
+    assert bounds[-1] <= len(seg)
+    parts = [(seg.take(np.arange(a, b)), np.arange(a, b)) for a, b in zip(bounds, bounds[1:])]
+    joined = engine._joined_while_small(parts)
+    # 12, 30, 15 and 40 (a quarter batch or more) stay as they are, not
+    # copied; the small ones between them are joined with small neighbours only.
+    assert [len(g) for _, g in joined] == [3, 12, 5, 30, 4, 15, 40, 1]
+    for at, part in ((1, 1), (3, 3), (5, 6), (6, 7)):
+        assert joined[at][0] is parts[part][0]
+    rows = np.concatenate([g for _, g in joined])
+    assert rows.tolist() == list(range(bounds[-1]))
+    frames = np.concatenate([t.frame for t, _ in joined])
+    assert frames.tolist() == seg.frame[: bounds[-1]].tolist()
+    with pytest.raises(IndexError, match="mask"):
+        seg.take(np.ones(len(seg) + 1, bool))

@@ -48,6 +48,7 @@ from .capture.reader import CHUNK_BYTES
 from .connections import bare_syn, deciding_rows, index_connections
 from .findings import ArtefactTally, FindingCollector, ReportedFindings, judge
 from .grouping import Silence, TupleGroups
+from .handoff import Handoff, ShippedSlice
 from .model import Connection
 from .numbering import FinalIds
 from .parameters import Parameters
@@ -180,6 +181,11 @@ def walk_slice(
         return _walk_slice(seg, capture_end, params, render, ahead)
 
 
+def walk_shipped(shipped: ShippedSlice, *args) -> SliceProducts:
+    """``walk_slice`` of a slice handed over on a file (``handoff``), in a worker."""
+    return walk_slice(shipped.load(), *args)
+
+
 def _walk_slice(seg: SegmentTable, capture_end: float, params: Parameters, render, ahead):
     index = index_connections(seg)
     connections = reconstruct(
@@ -307,6 +313,7 @@ class Engine:
         self.ledger = TimeWaitLedger()
         self.first_frames: list[np.ndarray] = []
         self._pool: ProcessPoolExecutor | None = None
+        self._handoff: Handoff | None = None  # with the pool
         self._running: dict[Future, np.ndarray] = {}  # slice being walked -> its address codes
         self.ahead: dict[int, WalkedAhead] = {}  # by group
         self._ahead_at = WAITING_AHEAD_SEGMENTS  # waiting segments that make many walk ahead
@@ -317,6 +324,7 @@ class Engine:
         finally:
             if self._pool is not None:
                 self._pool.shutdown(cancel_futures=True)
+                self._handoff.close()
             self.ledger.close()
 
     def _run(self, path: str, chunk_bytes: int) -> Outcome:
@@ -438,7 +446,7 @@ class Engine:
             part, codes = part.with_own_addresses()
             # A small capture is done before a pool of processes would start.
             # Only a huge group (a bulk transfer) makes a huge slice: sent to a
-            # worker, it would be in memory three times (here, pickled, there)
+            # worker, it would be in memory three times (here, on the handoff file, there)
             # while it waits and is walked.
             small_capture = self._pool is None and len(seg) <= SLICE_SEGMENTS
             huge = len(rows) > HUGE_SLICE_FACTOR * SLICE_SEGMENTS
@@ -447,9 +455,11 @@ class Engine:
                 continue
             if self._pool is None:
                 self._pool = ProcessPoolExecutor(self.workers, _fork_context())
+                self._handoff = Handoff()
             self._wait(until=2 * self.workers)
-            self._running[self._pool.submit(walk_slice, part, *args)] = codes
+            shipped = self._handoff.ship(part)
             del part
+            self._running[self._pool.submit(walk_shipped, shipped, *args)] = codes
 
     def _wait(self, *, until: int) -> None:
         """Absorb finished slices until at most ``until`` are still running."""

@@ -1,0 +1,51 @@
+"""Slices handed to worker processes on files in shared memory (``analyzer.handoff``)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from analyzer import engine
+from analyzer.capture import read_segments
+from analyzer.handoff import Handoff
+
+ROOT = Path(__file__).parent.parent
+
+
+def test_a_shipped_slice_comes_back_the_same_and_writable():
+    seg = read_segments(str(ROOT / "captures" / "timewait-pileup.pcap"))
+    part, _ = seg.take(np.arange(3, len(seg), 2)).with_own_addresses()
+    handoff = Handoff()
+    try:
+        for table in (part, part.only(engine.ANALYSED_COLUMNS), part.take(np.arange(0))):
+            shipped = handoff.ship(table)
+            assert os.path.exists(shipped.path)
+            got = shipped.load()
+            assert not os.path.exists(shipped.path)  # read once, then gone
+            assert list(got.columns) == list(table.columns)
+            for name, column in table.columns.items():
+                assert got.columns[name].dtype == column.dtype, name
+                assert got.columns[name].tolist() == column.tolist(), name
+                assert got.columns[name].flags.writeable and got.columns[name].flags.aligned
+            assert got.addresses == list(table.addresses)
+        left = handoff.ship(part)  # never loaded (a worker that failed)
+        directory = os.path.dirname(left.path)
+    finally:
+        handoff.close()
+    assert not os.path.exists(directory)
+
+
+def test_slices_walked_from_files_give_what_they_give_in_place():
+    seg = read_segments(str(ROOT / "captures" / "port-reuse-client-time-wait.pcap"))
+    seg = seg.only(engine.ANALYSED_COLUMNS)
+    handoff = Handoff()
+    try:
+        shipped = engine.walk_shipped(handoff.ship(seg), 1e10, engine.Parameters(), None)
+    finally:
+        handoff.close()
+    here = engine.walk_slice(seg, 1e10, engine.Parameters(), None)
+    assert [c.id for c in shipped.connections] == [c.id for c in here.connections]
+    assert shipped.connections == here.connections
+    assert shipped.findings == here.findings

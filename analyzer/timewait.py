@@ -251,33 +251,46 @@ class TimeWaitLedger:
             side: np.bincount(tw_dest[mask], minlength=n)
             for side, mask in ((Side.CLIENT.value, by_client), (Side.SERVER.value, ~by_client))
         }
-        # A destination's holders are listed in the order they first held TIME_WAIT.
+        # Where each side first held TIME_WAIT at a destination (its holders' order).
         first_held = {side: np.full(n, len(tw_dest)) for side in held}
         for side, mask in ((Side.CLIENT.value, by_client), (Side.SERVER.value, ~by_client)):
             np.minimum.at(first_held[side], tw_dest[mask], np.flatnonzero(mask))
         client_occupancy = occupancies(tw_dest[by_client], tw_start[by_client], tw_end[by_client])
 
-        destinations = []
         # A destination is listed when its client held TIME_WAIT sockets or when
         # it opened connections at a measurable rate: the others say nothing of
         # port pressure (and a capture of many clients has many of them).
-        for d in np.flatnonzero(measurable | (held[Side.CLIENT.value] > 0)).tolist():
-            rate = float(rates[d]) if measurable[d] else None
-            holder = {
-                side: int(held[side][d])
-                for side in sorted(held, key=lambda side: first_held[side][d])
-                if held[side][d]
-            }
-            client, server, port = (int(column[d]) for column in names)
+        listed = np.flatnonzero(measurable | (held[Side.CLIENT.value] > 0))
+        # Their columns as Python values, each read once: tens of thousands of
+        # destinations are listed for a capture of many clients.
+        sides = list(held)  # client, server
+        counts = [held[side][listed].tolist() for side in sides]
+        firsts = [first_held[side][listed].tolist() for side in sides]
+        servers: dict[tuple[int, int], str] = {}  # (address, port) -> text
+        destinations = []
+        for k, (d, client, server, port, n_opened, rate, has_rate) in enumerate(
+            zip(
+                listed.tolist(),
+                *(column[listed].tolist() for column in names),
+                opened[listed].tolist(),
+                rates[listed].tolist(),
+                measurable[listed].tolist(),
+            )
+        ):
+            # Holders (client, server) in the order they first held TIME_WAIT.
+            by_first = (0, 1) if firsts[0][k] <= firsts[1][k] else (1, 0)
+            server_text = servers.get((server, port))
+            if server_text is None:
+                server_text = servers[server, port] = str(Endpoint(ips[server], port))
             destinations.append(
                 DestinationTimeWait(
                     client=ips[client],
-                    server=str(Endpoint(ips[server], port)),
-                    connections=int(opened[d]),
-                    rate=rate,
+                    server=server_text,
+                    connections=n_opened,
+                    rate=rate if has_rate else None,
                     occupancy=client_occupancy.get(d, _EMPTY),
-                    forecast=rate * time_wait if rate is not None else None,
-                    holder=holder,
+                    forecast=rate * time_wait if has_rate else None,
+                    holder={sides[i]: counts[i][k] for i in by_first if counts[i][k]},
                 )
             )
         destinations.sort(

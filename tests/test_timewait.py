@@ -48,3 +48,67 @@ def test_numbered_rows_equal_numpy_unique_rows():
                                     return_inverse=True)  # fmt: skip
         assert np.array_equal(np.stack(names, axis=1).reshape(-1, 3), unique)
         assert np.array_equal(numbers, inverse.reshape(-1))
+
+
+def test_summary_destinations_equal_a_plain_count():
+    # The ledger's summary against the rules counted connection by
+    # connection: a destination is listed when its client held TIME_WAIT or
+    # it opened connections at a measurable rate; holders in the order they
+    # first held TIME_WAIT; rate over the span of its SYNs; forecast = rate * 2MSL.
+    from analyzer.model import Endpoint
+    from analyzer.timewait import (
+        _HELD_ROW,
+        _SYN_ROW,
+        MIN_CONNECTIONS_FOR_RATE,
+        MIN_SECONDS_FOR_RATE,
+        TimeWaitLedger,
+    )
+
+    rng = np.random.default_rng(3)
+    addresses = [f"10.0.0.{k}" for k in range(6)]
+    time_wait = 60.0
+    for _ in range(20):
+        syns, held = [], []
+        for conn in range(int(rng.integers(1, 120))):
+            client, server = int(rng.integers(0, 3)), int(rng.integers(3, 6))
+            port = int(rng.choice([80, 443]))
+            start = float(rng.integers(0, 40)) / 4
+            if rng.random() < 0.9:
+                syns.append((conn, client, server, port, start))
+            for by_client in ([True], [False], [True, False], [])[int(rng.integers(0, 4))]:
+                held.append((conn, client, server, port, by_client, start + 1, start + 61))
+        ledger = TimeWaitLedger()
+        try:
+            ledger.add((np.array(syns, _SYN_ROW), np.array(held, _HELD_ROW)), np.arange(6))
+            summary = ledger.summary(time_wait, addresses)
+        finally:
+            ledger.close()
+        expected = {}
+        for key in {row[1:4] for row in syns} | {row[1:4] for row in held}:
+            times = sorted(row[4] for row in syns if row[1:4] == key)
+            holders = [row for row in held if row[1:4] == key]
+            order = []
+            for row in holders:
+                side = "client" if row[4] else "server"
+                if side not in order:
+                    order.append(side)
+            counts = {s: sum(1 for r in holders if r[4] == (s == "client")) for s in order}
+            span = times[-1] - times[0] if times else 0.0
+            rate = None
+            if len(times) >= MIN_CONNECTIONS_FOR_RATE and span >= MIN_SECONDS_FOR_RATE:
+                rate = (len(times) - 1) / span
+            if rate is None and not counts.get("client"):
+                continue
+            client, server, port = key
+            name = (addresses[client], str(Endpoint(addresses[server], port)))
+            expected[name] = (len(times), rate, rate * time_wait if rate else None, counts)
+        got = {
+            (d.client, d.server): (d.connections, d.rate, d.forecast, d.holder)
+            for d in summary.destinations
+        }
+        assert got.keys() == expected.keys()
+        for name, (n, rate, forecast, counts) in expected.items():
+            g = got[name]
+            assert g[0] == n and g[3] == counts and list(g[3]) == list(counts), name
+            assert (g[1] is None) == (rate is None) and (rate is None or np.isclose(g[1], rate))
+            assert (g[2] is None) == (forecast is None)

@@ -324,6 +324,7 @@ class Engine:
         finally:
             if self._pool is not None:
                 self._pool.shutdown(cancel_futures=True)
+            if self._handoff is not None:
                 self._handoff.close()
             self.ledger.close()
 

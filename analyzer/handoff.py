@@ -9,7 +9,10 @@ cost a copy each way; what goes through the pipe is the file's name, the
 columns' layout and the slice's own address texts.
 
 The file is read and removed by the worker; the directory, and whatever a
-worker that failed left in it, goes when the engine closes its ``Handoff``.
+failed worker left in it, goes when the engine closes its ``Handoff`` (a
+process killed outright leaves the slices it had in flight). At most
+2 * workers + 1 slices wait at once, mostly 50,000 segments (3 MB) each;
+where shared memory is full, slices go to the temporary directory instead.
 """
 
 from __future__ import annotations
@@ -58,16 +61,33 @@ class Handoff:
 
     def __init__(self) -> None:
         shared = _SHARED_MEMORY if os.access(_SHARED_MEMORY, os.W_OK) else None
-        self._directory = tempfile.TemporaryDirectory(prefix="teardown-slices-", dir=shared)
+        self._directories = [tempfile.TemporaryDirectory(prefix="teardown-slices-", dir=shared)]
 
     def ship(self, seg: SegmentTable) -> ShippedSlice:
-        fd, path = tempfile.mkstemp(dir=self._directory.name)
-        with open(fd, "wb") as f:
-            for column in seg.columns.values():
-                f.write(np.ascontiguousarray(column).data)
-                f.write(bytes(_aligned(column.nbytes) - column.nbytes))
+        try:
+            path = self._write(seg)
+        except OSError:
+            if len(self._directories) > 1:
+                raise
+            # Shared memory is full (a container's is often 64 MB): the
+            # temporary directory from now on.
+            self._directories.append(tempfile.TemporaryDirectory(prefix="teardown-slices-"))
+            path = self._write(seg)
         layout = tuple((name, a.dtype.str, len(a)) for name, a in seg.columns.items())
         return ShippedSlice(path, layout, list(seg.addresses))
 
+    def _write(self, seg: SegmentTable) -> str:
+        fd, path = tempfile.mkstemp(dir=self._directories[-1].name)
+        try:
+            with open(fd, "wb") as f:
+                for column in seg.columns.values():
+                    f.write(np.ascontiguousarray(column).data)
+                    f.write(bytes(_aligned(column.nbytes) - column.nbytes))
+        except OSError:
+            os.unlink(path)
+            raise
+        return path
+
     def close(self) -> None:
-        self._directory.cleanup()
+        for directory in self._directories:
+            directory.cleanup()

@@ -93,6 +93,8 @@ class Events(Sequence[Event]):
             ))  # fmt: skip
         except KeyError as e:
             raise ValueError(f"an event with an unknown word: {e}") from None
+        except struct.error as e:
+            raise ValueError(f"an event with a number out of range: {e}") from None
 
     def __len__(self) -> int:
         return len(self.packed) // EVENT_ROW.size
@@ -113,10 +115,12 @@ class Events(Sequence[Event]):
         return map(_event, EVENT_ROW.iter_unpack(self.packed))
 
     def __eq__(self, other: object) -> bool:
+        # Equal when their events are: rows may differ where events do not
+        # (flag bits no letter spells, -0.0 and 0.0).
         if isinstance(other, Events):
-            return self.packed == other.packed
-        if isinstance(other, (list, tuple)):  # what a Connection made by hand may hold
-            return list(self) == list(other)
+            return self.packed == other.packed or list(self) == list(other)
+        if isinstance(other, list):  # what a Connection made by hand may hold
+            return list(self) == other
         return NotImplemented
 
     __hash__ = None  # type: ignore[assignment]  (equal to lists, which do not hash)

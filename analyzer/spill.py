@@ -9,12 +9,20 @@ that writes to it (``SpillWriter``, picklable, sent to worker processes with
 the functions that render) appends to a file of its own there and hands on
 only where the items went (``Stored``). Sending the rendered bytes through a
 pipe to be written here cost the main process a quarter of its time.
+
+The reading process removes each file from the directory as soon as it has
+opened it (writers keep theirs open): a process killed outright leaves
+behind only what had not been read yet. Descriptors are closed by ``close``,
+or when the spill is garbage (a capture's findings are read back for as
+long as its analysis lives).
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+import threading
+import weakref
 from array import array
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -24,8 +32,8 @@ import numpy as np
 
 _RUN_BYTES = 1 << 20
 # Spill files a process keeps open for writing; the least recently used is
-# closed beyond that (a worker of a batch report sees a spill per capture),
-# and a new file begun if that spill is written again.
+# closed beyond that, and a new file begun if its spill is written again
+# (a process may write to many spills, a few per capture it analyses).
 _OPEN_FOR_WRITING = 16
 
 
@@ -48,38 +56,47 @@ class _OwnFile:
         self.end = 0
 
     def append(self, blob: bytes) -> int:
-        """Where ``blob`` starts on the file, once written."""
+        """Where ``blob`` starts on the file, once all of it is written (a
+        failed write leaves the end where it was, for the next to overwrite)."""
         at, view = self.end, memoryview(blob)
         while view:
-            view = view[os.write(self.fd, view) :]
+            view = view[os.pwrite(self.fd, view, self.end + len(blob) - len(view)) :]
         self.end += len(blob)
         return at
 
 
-# This process's files, by spill directory (a forked process starts its own).
+# This process's files, by spill directory. Threads of one process (a Dask
+# worker's) share them under the lock; a forked child begins its own.
 _own_files: OrderedDict[str, _OwnFile] = OrderedDict()
-_own_files_pid = os.getpid()
+_own_files_lock = threading.Lock()
 
 
-def _own_file(directory: str) -> _OwnFile:
-    global _own_files_pid
-    if _own_files_pid != os.getpid():
-        # Forked: the parent's files are the parent's to write.
-        for f in _own_files.values():
-            os.close(f.fd)
-        _own_files.clear()
-        _own_files_pid = os.getpid()
-    own = _own_files.get(directory)
-    if own is None:
-        own = _own_files[directory] = _OwnFile(directory)
-        if len(_own_files) > _OPEN_FOR_WRITING:
-            os.close(_own_files.popitem(last=False)[1].fd)
-    _own_files.move_to_end(directory)
-    return own
+def _after_fork_in_child() -> None:
+    global _own_files_lock
+    for f in _own_files.values():
+        os.close(f.fd)  # the parent's files are the parent's to write
+    _own_files.clear()
+    _own_files_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _append(directory: str, blob: bytes) -> tuple[str, int]:
+    """(this process's file in ``directory``, where ``blob`` starts on it)."""
+    with _own_files_lock:
+        own = _own_files.get(directory)
+        if own is None:
+            own = _own_files[directory] = _OwnFile(directory)
+            if len(_own_files) > _OPEN_FOR_WRITING:
+                os.close(_own_files.popitem(last=False)[1].fd)
+        _own_files.move_to_end(directory)
+        return own.name, own.append(blob)
 
 
 def _forget_own_file(directory: str) -> None:
-    own = _own_files.pop(directory, None) if _own_files_pid == os.getpid() else None
+    with _own_files_lock:
+        own = _own_files.pop(directory, None)
     if own is not None:
         os.close(own.fd)
 
@@ -92,8 +109,7 @@ class SpillWriter:
 
     def __call__(self, blob: bytes, sizes: list[int]) -> Stored:
         """Items laid end to end in ``blob``, of these sizes."""
-        own = _own_file(self.directory)
-        return Stored(own.name, own.append(blob), list(sizes))
+        return Stored(*_append(self.directory, blob), list(sizes))
 
 
 class Spill:
@@ -106,6 +122,7 @@ class Spill:
         self._names: list[str] = []  # ... and their names
         self._file_of: dict[str, int] = {}  # name -> position in _fds
         self._files, self._offsets, self._sizes = array("i"), array("q"), array("q")
+        self._release = weakref.finalize(self, _release, self._fds, self._directory)
 
     def __len__(self) -> int:
         return len(self._offsets)
@@ -122,6 +139,7 @@ class Spill:
             k = self._file_of[stored.name] = len(self._fds)
             self._fds.append(os.open(path, os.O_RDONLY))
             self._names.append(stored.name)
+            os.unlink(path)  # its writer appends on; nothing is left behind
         lengths = np.asarray(stored.sizes, np.int64)
         self._files.frombytes(np.full(len(lengths), k, np.int32).tobytes())
         self._offsets.frombytes((np.cumsum(lengths) - lengths + stored.offset).tobytes())
@@ -173,11 +191,15 @@ class Spill:
             yield data, starts[a : b + 1], sizes[a : b + 1]
 
     def close(self) -> None:
-        _forget_own_file(self._directory.name)
-        for fd in self._fds:
-            os.close(fd)
-        self._fds.clear()
-        self._directory.cleanup()
+        self._release()
+
+
+def _release(fds: list[int], directory: tempfile.TemporaryDirectory) -> None:
+    _forget_own_file(directory.name)
+    for fd in fds:
+        os.close(fd)
+    fds.clear()
+    directory.cleanup()
 
 
 class RecordFile:

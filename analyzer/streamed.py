@@ -7,8 +7,8 @@
 
 ``analyze()`` keeps every connection in memory (5-10 KB each); ``stream()``
 keeps none: memory follows the connections open at once, as for
-``teardown analyze`` (``engine``). Each connection waits pickled on a
-temporary file until the capture has been read and its id is known.
+``teardown analyze`` (``engine``). Each connection waits pickled on
+temporary files until the capture has been read and its id is known.
 """
 
 from __future__ import annotations

@@ -82,6 +82,7 @@ cdef int K_KEEPALIVE = 1 << KIND_PRIORITY.index(EventKind.KEEPALIVE)
 cdef int K_HANDSHAKE_ACK = 1 << KIND_PRIORITY.index(EventKind.HANDSHAKE_ACK)
 # An event's kind as ``Events`` keeps it (its position in EventKind), by bit.
 cdef unsigned char KIND_CODE[16]
+assert len(KIND_PRIORITY) <= 16
 for _bit, _kind in enumerate(KIND_PRIORITY):
     KIND_CODE[_bit] = tuple(EventKind).index(_kind)
 

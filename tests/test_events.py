@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import pickle
 from pathlib import Path
@@ -111,3 +112,23 @@ def test_crossing_fins_correct_the_recorded_close_wait(tmp_path, first_fin):
     assert conn.close.value == "simultaneous"
     states = [(e.client_state, e.server_state) for e in conn.events]
     assert not any(State.CLOSE_WAIT in pair for pair in states), states
+
+
+def test_packed_events_are_equal_when_their_events_are():
+    # Flag bits no letter spells (NS, AE) and -0.0 change the rows, not the events.
+    plain = Events(EVENT_ROW.pack(1, 0.0, 2, 3, 0, 0x010, 0, 0, 0, 0))
+    spelled_alike = Events(EVENT_ROW.pack(1, -0.0, 2, 3, 0, 0x110, 0, 0, 0, 0))
+    assert plain == spelled_alike == Events.of(list(spelled_alike)) == list(plain)
+    assert plain != Events(EVENT_ROW.pack(1, 0.0, 2, 3, 0, 0x011, 0, 0, 0, 0))
+    with pytest.raises(ValueError, match="out of range"):
+        Events.of([dataclasses.replace(plain[0], frame=2**63)])
+
+
+def test_zeek_words_of_any_str_kind_are_written():
+    from analyzer.vocabulary import Side as S
+
+    c = analyze(str(ROOT / "captures" / "graceful-client-close.pcap")).connections[0]
+    c.zeek = {"conn_state": S.CLIENT, "history": 'Sh\u00e9"d'}
+    d = connection_dict(c)
+    del d["id"]
+    assert connection_json(c) == json.dumps(d, separators=(",", ":"))

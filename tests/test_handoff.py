@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from analyzer import engine
 from analyzer.capture import read_segments
@@ -49,3 +50,28 @@ def test_slices_walked_from_files_give_what_they_give_in_place():
     assert [c.id for c in shipped.connections] == [c.id for c in here.connections]
     assert shipped.connections == here.connections
     assert shipped.findings == here.findings
+
+
+def test_slices_go_to_the_temporary_directory_when_shared_memory_is_full(monkeypatch):
+    if not os.access("/dev/shm", os.W_OK):
+        pytest.skip("no shared memory here: slices go to the temporary directory anyway")
+    seg = read_segments(str(ROOT / "captures" / "timewait-pileup.pcap"))
+    handoff = Handoff()
+    real_mkstemp, full = __import__("tempfile").mkstemp, []
+
+    def mkstemp(dir=None):
+        fd, path = real_mkstemp(dir=dir)
+        if dir.startswith("/dev/shm"):
+            full.append(path)
+            os.close(fd)
+            fd = os.open("/dev/full", os.O_WRONLY)  # every write: ENOSPC
+        return fd, path
+
+    monkeypatch.setattr("analyzer.handoff.tempfile.mkstemp", mkstemp)
+    try:
+        shipped = handoff.ship(seg)
+        assert not shipped.path.startswith("/dev/shm") and full
+        assert not any(os.path.exists(p) for p in full)  # the partial file removed
+        assert shipped.load().frame.tolist() == seg.frame.tolist()
+    finally:
+        handoff.close()

@@ -91,11 +91,11 @@ cdef class _Text:
         cdef const char* p = PyUnicode_AsUTF8AndSize(s, &n)
         return self.put(p, n)
 
-    cdef int string(self, str s) except -1:
+    cdef int string(self, object s) except -1:
         """A str in quotes, escaped as ``json`` escapes it."""
         cdef Py_ssize_t n, k
         cdef const unsigned char* p
-        if PyUnicode_IS_ASCII(s):
+        if type(s) is str and PyUnicode_IS_ASCII(s):
             # Most strings (words, sentences, addresses) need no escape: written
             # as they are, without encode_basestring_ascii's new str.
             p = <const unsigned char*>PyUnicode_AsUTF8AndSize(s, &n)

@@ -65,9 +65,10 @@ def occupancies(keys: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> dict[
     times = np.concatenate([starts, ends])
     steps = np.concatenate([np.ones(len(starts), np.int64), -np.ones(len(ends), np.int64)])
     key = np.concatenate([keys, keys])
-    # At equal times, ends (-1) sort before starts (+1): a port freed and
-    # reused at the same instant is not counted twice.
-    order = np.lexsort((steps, times, key))
+    # The order of a key's ends and starts at one time does not matter: only
+    # the count after all of them is kept (below), so a port freed and reused
+    # at the same instant is not counted twice.
+    order = np.lexsort((times, key))
     times, key, total = times[order], key[order], np.cumsum(steps[order])
     first = np.flatnonzero(np.append(True, key[1:] != key[:-1]))
     before = np.append(0, total)[first]  # the running total where each key starts

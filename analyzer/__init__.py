@@ -8,7 +8,7 @@
 
 from .analysis import Analysis, analyze
 from .capture import CaptureError
-from .model import Connection, Endpoint, Event, TimeWait
+from .model import Connection, Endpoint, Event, Events, TimeWait
 from .parameters import Parameters
 from .streamed import StreamedAnalysis, stream
 from .vocabulary import CloseKind, EventKind, FindingKind, Severity, Side, State, TimeWaitEnd
@@ -21,6 +21,7 @@ __all__ = [
     "Endpoint",
     "Event",
     "EventKind",
+    "Events",
     "FindingKind",
     "Parameters",
     "Severity",

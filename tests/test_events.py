@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import analyzer
 from analyzer import analyze
 from analyzer.model import EVENT_ROW, Event, Events
 from analyzer.output.document import connection_dict, connection_json
@@ -78,7 +79,7 @@ def test_walked_events_are_written_as_their_objects_would_be():
     seen = 0
     for path in sorted((ROOT / "captures").glob("*.pcap")):
         for c in analyze(str(path)).connections:
-            assert isinstance(c.events, Events)
+            assert isinstance(c.events, analyzer.Events)
             d = connection_dict(c)
             del d["id"]
             assert connection_json(c) == json.dumps(d, separators=(",", ":"))

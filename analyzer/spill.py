@@ -111,6 +111,10 @@ class SpillWriter:
         """Items laid end to end in ``blob``, of these sizes."""
         return Stored(*_append(self.directory, blob), list(sizes))
 
+    def each(self, items: list[bytes]) -> Stored:
+        """These items, one after the other."""
+        return self(b"".join(items), [len(item) for item in items])
+
 
 class Spill:
     """Items from any process, read back here by their positions (in the order added)."""

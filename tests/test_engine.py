@@ -390,11 +390,11 @@ def test_own_addresses_keep_the_order_that_picks_the_client(tmp_path):
 
 
 def _rendered(spool: ConnectionSpool, products: engine.SliceProducts) -> list[bytes]:
-    """A slice's connections as its render spilled them."""
-    stored = products.documents
-    data = (Path(spool.render.args[2].directory) / stored.name).read_bytes()
-    ends = np.cumsum(stored.sizes) + stored.offset
-    return [data[end - size : end] for end, size in zip(ends.tolist(), stored.sizes)]
+    """A slice's connections as its render spilled them, read back by the spool's spill."""
+    spill = spool._spill
+    before = len(spill)
+    spill.add(products.documents)
+    return list(spill.read(np.arange(before, len(spill))))
 
 
 def _segment(src, dst, t, flags, seq, ack, data=b""):

@@ -48,7 +48,7 @@ def test_spill_gives_back_any_order(items, data):
 
 
 def _write_in_a_child(writer, batches, conn):
-    conn.send([writer(b"".join(batch), [len(x) for x in batch]) for batch in batches])
+    conn.send([writer.each(batch) for batch in batches])
 
 
 def test_spill_gives_back_what_other_processes_wrote():

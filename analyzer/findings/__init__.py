@@ -67,7 +67,7 @@ class FindingCollector:
             self._place.append(place)
             self._named.append(named)
             data.append(item)
-        self._spill.extend(b"".join(data), [len(item) for item in data])
+        self._spill.add(self._spill.writer.each(data))
         self.artefacts.merge(artefacts)
 
     def finish(

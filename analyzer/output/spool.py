@@ -34,7 +34,7 @@ def _render_all(
     items = [render_one(c) for c in connections]
     if as_text:
         items = [t.encode() for t in items]
-    return write(b"".join(items), [len(t) for t in items])
+    return write.each(items)
 
 
 class ConnectionSpool:

@@ -111,7 +111,7 @@ def _render_lines(
     """A slice's conn.log lines, spilled where they were made, and what orders them."""
     texts = [line(r).encode() for r in records]
     keys = np.array([(r.ts, r.first_frame, r.ts + r.duration) for r in records], float)
-    return write(b"".join(texts), [len(t) for t in texts]), keys.reshape(-1, 3)
+    return write.each(texts), keys.reshape(-1, 3)
 
 
 class ConnLogSpool:

@@ -50,12 +50,11 @@ def report_row(c: Connection) -> str:
 
 def _render(documents, rows, write_drawn, connections: list[Connection], records, named: set[int]):
     drawn = [c for c in connections if c.id in named]
-    pickles = [pickled(c) for c in drawn]
     return (
         documents(connections, records, named),
         rows(connections, records, named),
         bytes(_CODES[c.close, c.active_closer] for c in connections),
-        write_drawn(b"".join(pickles), [len(p) for p in pickles]),
+        write_drawn.each([pickled(c) for c in drawn]),
         [c.id for c in drawn],
     )
 

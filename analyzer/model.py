@@ -234,7 +234,7 @@ class Connection:
         return self.last_time - self.first_time
 
 
-@dataclass
+@dataclass(slots=True)
 class ZeekRecord:
     """One conn.log record as Zeek would write it (``zeek``)."""
 

@@ -17,7 +17,7 @@ from .connections import ConnectionIndex, first_after
 from .model import Connection, Endpoint, Event
 from .segments import SYN, SegmentTable
 from .vocabulary import EventKind, Side, State, TimeWaitEnd
-from .walk import ROW_COLUMNS, ConnectionWalk
+from .walk import ROW_COLUMNS, ConnectionWalk, walk_connections
 
 
 def reconstruct(
@@ -37,11 +37,11 @@ def reconstruct(
     index, and the rest, and is one 4-tuple's.
     """
     connections = _walk_all(seg, index, capture_end, time_wait, so_far)
-    connections.sort(key=lambda conn: conn.first_frame)
-    for conn in connections:
-        conn.id = conn.first_frame
-    _end_time_wait_by_new_syn(connections)
-    return connections
+    _end_time_wait_by_new_syn(connections, index.tuple_id)
+    # A connection's first segment comes first in its part of the index's
+    # order (with ``so_far``, there is one 4-tuple, walked in order already).
+    by_first_frame = np.argsort(seg.frame[index.order[index.starts[:-1]]], kind="stable")
+    return [connections[k] for k in by_first_frame.tolist()]
 
 
 @dataclass(slots=True)
@@ -113,8 +113,6 @@ def segment_rows(seg: SegmentTable, index: ConnectionIndex) -> Blocks:
 
 
 def _walk_all(seg, index, capture_end: float, time_wait: float, so_far) -> list[Connection]:
-    connections: list[Connection] = []
-    # Per-connection values as Python objects, converted once.
     addresses = seg.addresses
     clients = [
         Endpoint(addresses[a], p)
@@ -124,25 +122,23 @@ def _walk_all(seg, index, capture_end: float, time_wait: float, so_far) -> list[
         Endpoint(addresses[a], p)
         for a, p in zip(index.server_addr.tolist(), index.server_port.tolist())
     ]
-    inferred = index.roles_inferred.tolist()
-    incarnation = index.incarnation.tolist()
-    starts = index.starts.tolist()
-    starts_with_syn = ((seg.flags[index.order[index.starts[:-1]]] & SYN) != 0).tolist()
-    blocks = segment_rows(seg, index)
-    for conn in range(len(index)):
-        start = starts[conn]
-        if conn == 0 and so_far is not None:
-            walk = so_far.walks[_endpoints(index, 0)[0]]
-            start = first_after(seg, index, walk.last_frame)
-        else:
-            walk = ConnectionWalk(starts_with_syn[conn], time_wait)
-        for rows, i, j in blocks.spans(start, starts[conn + 1]):
-            walk.run(rows, i, j)
-        walk.expire_time_wait(capture_end)
-        connections.append(
-            walk.connection(clients[conn], servers[conn], inferred[conn], incarnation[conn])
-        )
-    return connections
+    first, first_from = None, 0
+    if so_far is not None:
+        first = so_far.walks[_endpoints(index, 0)[0]]
+        first_from = first_after(seg, index, first.last_frame)
+    return walk_connections(
+        segment_rows(seg, index),
+        index.starts.tolist(),
+        ((seg.flags[index.order[index.starts[:-1]]] & SYN) != 0).tolist(),
+        time_wait,
+        capture_end,
+        clients,
+        servers,
+        index.roles_inferred.tolist(),
+        index.incarnation.tolist(),
+        first,
+        first_from,
+    )
 
 
 def syn_refused_by_time_wait(conn: Connection) -> tuple[Event, Event, Event] | None:
@@ -165,18 +161,16 @@ def syn_refused_by_time_wait(conn: Connection) -> tuple[Event, Event, Event] | N
     return None
 
 
-def _end_time_wait_by_new_syn(connections: list[Connection]) -> None:
+def _end_time_wait_by_new_syn(connections: list[Connection], tuple_id: np.ndarray) -> None:
     """A new incarnation's SYN inside the previous one's TIME_WAIT ends that TIME_WAIT.
 
-    When the SYN was refused by the TIME_WAIT and the refusal reset, it was
-    the RST that ended it.
+    ``connections`` are in the index's order, where a 4-tuple's incarnations
+    (equal ``tuple_id``) follow each other in frame order. When the SYN was
+    refused by the TIME_WAIT and the refusal reset, it was the RST that ended it.
     """
-    latest: dict[frozenset, Connection] = {}
-    for conn in connections:
-        key = frozenset(conn.four_tuple)
-        previous = latest.get(key)
-        latest[key] = conn
-        tw = previous.time_wait if previous else None
+    for k in (np.flatnonzero(tuple_id[1:] == tuple_id[:-1]) + 1).tolist():
+        previous, conn = connections[k - 1], connections[k]
+        tw = previous.time_wait
         if tw is None or tw.ended_by is TimeWaitEnd.RST or conn.first_time >= tw.end:
             continue
         refused = syn_refused_by_time_wait(conn)

@@ -263,22 +263,27 @@ cdef class ConnectionWalk:
         self.duplicate_frames, self.missed_frames = [], []
         self.first_fin_side = self.graceful_at = self.rst_sender = self.reack_wanted = None
 
-    @cython.boundscheck(False)
-    @cython.wraparound(False)
     def run(self, const long long[:, ::1] rows, Py_ssize_t lo, Py_ssize_t hi, bint flip=False):
         """Walk rows ``lo .. hi - 1`` of a block (``teardown.segment_rows``);
         ``flip``: with client and server the other way round."""
-        cdef Py_ssize_t i
         if rows.shape[1] != N_COLUMNS or not 0 <= lo <= hi <= rows.shape[0]:
             raise ValueError(f"rows {lo}..{hi} of a block of shape {tuple(rows.shape)[:2]}")
+        self._run(rows, lo, hi, flip)
+
+    @cython.boundscheck(False)
+    @cython.wraparound(False)
+    cdef int _run(self, const long long[:, ::1] rows, Py_ssize_t lo, Py_ssize_t hi,
+                  bint flip) except -1:
+        cdef Py_ssize_t i
         if lo == hi:
-            return
+            return 0
         if not self.started:
             self.started = True
             self.first_frame, self.first_ts_ns = rows[lo, FRAME], rows[lo, TS_NS]
         for i in range(lo, hi):
             self._segment(rows, i, (rows[i, FROM_SERVER] != 0) != flip)
         self.last_frame, self.last_ts_ns = rows[hi - 1, FRAME], rows[hi - 1, TS_NS]
+        return 0
 
     def __dealloc__(self):
         PyMem_Free(self._events)
@@ -588,12 +593,12 @@ cdef class ConnectionWalk:
         r._state = step(r._state, RECV_RST)
         return K_RST
 
-    def connection(self, client_end, server_end, roles_inferred, incarnation):
-        """The connection walked, between these endpoints (id 0: ``teardown``
-        numbers it)."""
+    cpdef connection(self, client_end, server_end, roles_inferred, incarnation):
+        """The connection walked, between these endpoints; its id is its first
+        frame until the engine numbers it."""
         cdef SideWalk c = self.client, s = self.server
         return Connection(
-            0,
+            self.first_frame,
             client_end,
             server_end,
             roles_inferred,
@@ -668,6 +673,40 @@ cdef class ConnectionWalk:
             ended_by=tw.tw_ended_by,
             start_estimated=tw.tw_estimated,
         )
+
+
+def walk_connections(blocks, list starts, list starts_with_syn, double time_wait,
+                     double capture_end, list clients, list servers, list roles_inferred,
+                     list incarnations, ConnectionWalk first=None, Py_ssize_t first_from=0):
+    """Every connection of an index walked, in the index's order (``ConnectionWalk.connection``).
+
+    Connection ``k``'s segments are at positions ``starts[k] .. starts[k + 1] - 1``
+    of ``blocks`` (``teardown.segment_rows``); its walk starts with a SYN if
+    ``starts_with_syn[k]``, and ends with its TIME_WAIT expired at
+    ``capture_end``. With ``first``, the walk of connection 0 goes on from
+    position ``first_from``. (The loop is compiled: per connection, the Python
+    around a walk cost as much as the walk.)
+    """
+    cdef list out = []
+    cdef Py_ssize_t k, lo, hi
+    cdef Py_ssize_t block_start = 0, block_end = 0  # the block in ``rows``
+    cdef const long long[:, ::1] rows = None
+    cdef ConnectionWalk walk
+    for k in range(len(starts) - 1):
+        lo, hi = starts[k], starts[k + 1]
+        if k == 0 and first is not None:
+            walk, lo = first, first_from
+        else:
+            walk = ConnectionWalk(starts_with_syn[k], time_wait)
+        if block_start <= lo and hi <= block_end:
+            walk._run(rows, lo - block_start, hi - block_start, False)
+        elif lo < hi:
+            for block, i, j in blocks.spans(lo, hi):
+                walk.run(block, i, j)
+            block_start, block_end, rows = blocks.start, blocks.end, blocks.items
+        walk.expire_time_wait(capture_end)
+        out.append(walk.connection(clients[k], servers[k], roles_inferred[k], incarnations[k]))
+    return out
 
 
 cdef inline int _lowest_bit(int kinds) noexcept:

@@ -16,6 +16,7 @@ TIME_WAIT stay as ``teardown.py`` decides them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import attrgetter
 
 import numpy as np
 
@@ -23,7 +24,7 @@ from .blocks import Blocks
 from .connections import ConnectionIndex, first_after
 from .model import Connection, ZeekRecord
 from .segments import FIN, RST, SegmentTable
-from .zeek_session import PACKET_COLUMNS, ZeekConn, replay
+from .zeek_session import PACKET_COLUMNS, ZeekConn, replay, replay_tuples
 
 # base/protocols/conn/inactivity.zeek: port_inactivity_timeouts (not in bare mode)
 LONG_INACTIVITY_PORTS = frozenset({21, 22, 23, 513})
@@ -108,17 +109,17 @@ def _records(seg, index, opts: _Options, so_far: ReplaySoFar | None) -> list[Zee
     out: list[ZeekRecord] = []
     # A 4-tuple's connections are consecutive in the index's order.
     bounds = index.tuple_bounds()
-    for k, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
-        if k == 0 and so_far is not None:
-            out.extend(so_far.ended)
-            skip = first_after(seg, index, so_far.through)
-            conn, serial = replay.tuple(skip, b, so_far.conn, so_far.serial, out)
-        else:
-            conn, serial = replay.tuple(a, b, None, 0, out)
+    if so_far is not None:
+        out.extend(so_far.ended)
+        skip = first_after(seg, index, so_far.through)
+        conn, serial = replay.tuple(skip, bounds[1], so_far.conn, so_far.serial, out)
         if conn is not None:
-            out.append(conn.record(seg.addresses, "end_of_capture", serial, range(conn.start, b)))
+            end = range(conn.start, bounds[1])
+            out.append(conn.record(seg.addresses, "end_of_capture", serial, end))
             conn.release()
-    out.sort(key=lambda r: (r.ts, r.first_frame))
+        bounds = bounds[1:]
+    replay_tuples(replay.packets, bounds, opts, seg.addresses, out)
+    out.sort(key=attrgetter("ts", "first_frame"))
     return out
 
 
@@ -187,9 +188,13 @@ def annotate(
     recs = _records(segments, index, _options(likely_server_ports, bare), so_far)
     if not recs:
         return recs
-    record_of_row = np.empty(len(segments), np.int64)
-    for k, r in enumerate(recs):
-        record_of_row[index.order[r.positions.start : r.positions.stop]] = k
+    # The record of each position in the index's order (a record's positions are a range).
+    first = np.fromiter((r.positions.start for r in recs), np.int64, len(recs))
+    size = np.fromiter((len(r.positions) for r in recs), np.int64, len(recs))
+    record_of_position = np.full(len(index.order), -1, np.int64)
+    record_of_position[np.repeat(first - np.cumsum(size) + size, size) + np.arange(size.sum())] = (
+        np.repeat(np.arange(len(recs)), size)
+    )
     # Per connection of the index: its last FIN or RST, else its last segment.
     order, starts = index.order, index.starts
     pos = np.arange(len(order))
@@ -198,7 +203,7 @@ def annotate(
     closing[:skip] = False  # replayed already
     last_close = np.maximum.reduceat(np.where(closing, pos, -1), starts[:-1])
     close_pos = np.where(last_close >= 0, last_close, starts[1:] - 1)
-    close_record = record_of_row[order[close_pos]].tolist()
+    close_record = record_of_position[close_pos].tolist()
     if so_far is not None and last_close[0] < 0:
         # The first connection has no FIN or RST in this part: the record of
         # its last one before, else, if this part has none of its segments, of

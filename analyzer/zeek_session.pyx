@@ -670,8 +670,6 @@ cdef class ZeekConn:
         )
 
 
-@cython.boundscheck(False)
-@cython.wraparound(False)
 def replay(
     ZeekConn conn,
     long long serial,
@@ -693,13 +691,64 @@ def replay(
     advances its timers with network time, i.e. with any packet of the
     capture). Endpoints are address code << 16 | port.
     """
-    cdef Py_ssize_t k, pos
-    cdef double t
-    cdef long long flags, seq
     if rows.shape[1] != len(PACKET_COLUMNS) or times.shape[0] != rows.shape[0]:
         raise ValueError(f"a block of shape {tuple(rows.shape)[:2]} with {times.shape[0]} times")
     if not 0 <= i <= j <= rows.shape[0]:
         raise ValueError(f"rows {i}..{j} of a block of {rows.shape[0]}")
+    conn = _replay(conn, &serial, times, rows, i, j, position, sim, addresses, out)
+    return conn, serial
+
+
+def replay_tuples(blocks, list bounds, sim, addresses, list out):
+    """Replay each 4-tuple whose packets are at positions ``bounds[k] ..
+    bounds[k + 1] - 1`` of ``blocks`` (``zeek._packets``) from its first
+    packet on; every record, ended or still open at the end, goes to ``out``.
+    (The loop is compiled: per 4-tuple, the Python around a replay cost as
+    much as the replay.)"""
+    cdef Py_ssize_t k, a, b
+    cdef Py_ssize_t block_start = 0, block_end = 0  # the block in ``times`` and ``rows``
+    cdef const double[::1] times = None
+    cdef const long long[:, ::1] rows = None
+    cdef ZeekConn conn
+    cdef long long serial
+    for k in range(len(bounds) - 1):
+        a, b = bounds[k], bounds[k + 1]
+        conn, serial = None, 0
+        if block_start <= a and b <= block_end:
+            conn = _replay(None, &serial, times, rows, a - block_start, b - block_start, a, sim,
+                           addresses, out)
+        else:
+            position = a
+            for (block_times, block_rows), i, j in blocks.spans(a, b):
+                conn, serial = replay(conn, serial, block_times, block_rows, i, j, position,
+                                      sim, addresses, out)
+                position += j - i
+            block_start, block_end = blocks.start, blocks.end
+            times, rows = blocks.items
+        if conn is not None:
+            out.append(conn.record(addresses, "end_of_capture", serial, range(conn.start, b)))
+            conn.release()
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef ZeekConn _replay(
+    ZeekConn conn,
+    long long* serial,
+    const double[::1] times,
+    const long long[:, ::1] rows,
+    Py_ssize_t i,
+    Py_ssize_t j,
+    Py_ssize_t position,
+    sim,
+    addresses,
+    list out,
+):
+    """``replay``, unchecked: returns the connection open after the rows, and
+    leaves its serial in ``serial``."""
+    cdef Py_ssize_t k, pos
+    cdef double t
+    cdef long long flags, seq
     for k in range(i, j):
         pos = position + k - i
         t, flags, seq = times[k], rows[k, FLAGS], rows[k, SEQ]
@@ -708,12 +757,12 @@ def replay(
             if ended is None and flags & SYN and conn.is_reuse(flags, seq):
                 ended = "reuse"
             if ended is not None:
-                out.append(conn.record(addresses, ended, serial, range(conn.start, pos)))
+                out.append(conn.record(addresses, ended, serial[0], range(conn.start, pos)))
                 conn.release()
-                serial += 1
+                serial[0] += 1
                 conn = None
         if conn is None:
             conn = ZeekConn(sim, t, rows[k, SRC], rows[k, DST], flags, rows[k, FRAME])
             conn.start = pos
         conn.packet(rows[k, SRC], t, flags, seq, rows[k, ACK_NO], rows[k, LENGTH], rows[k, WINDOW])
-    return conn, serial
+    return conn

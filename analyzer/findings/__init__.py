@@ -124,15 +124,22 @@ def judge(
         named.add(item.connection)
 
     artefacts = ArtefactTally()
+    # Each detector is called only when the connection has what it looks at
+    # (most connections have none of it): a call costs more than the test.
     for c in connections:
-        for f in reset_findings(c):
-            keep(_OWN, c, f)
-        for f in fin_retransmissions(c):
-            keep(_OWN, c, f)
-        for f in close_wait_stalls(c, close_wait_threshold):
-            keep(_OWN, c, f)
-        for f in data_after_fin(c):
-            keep(_OWN, c, f)
+        if c.resets:
+            for f in reset_findings(c):
+                keep(_OWN, c, f)
+        if c.fin_resends:
+            for f in fin_retransmissions(c):
+                keep(_OWN, c, f)
+        client, server = c.facts.values()
+        if client.fin_ack_time is not None or server.fin_ack_time is not None:
+            for f in close_wait_stalls(c, close_wait_threshold):
+                keep(_OWN, c, f)
+        if client.data_after_fin_frames or server.data_after_fin_frames:
+            for f in data_after_fin(c):
+                keep(_OWN, c, f)
         artefacts.add(c)
     for c, f in reuse_findings(connections, time_wait):
         keep(_REUSE, c, f)

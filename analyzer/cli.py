@@ -18,7 +18,7 @@ from .allocator import fix_mmap_threshold
 from .analysis import Analysis, stream_analysis
 from .capture import CaptureError, read_capture
 from .output import segments as segment_output
-from .output.document import connection_json, numbered_json, write_json, write_jsonl
+from .output.document import connection_json_bytes, numbered_json, write_json, write_jsonl
 from .output.ladder import ladder
 from .output.spool import ConnectionSpool, pickled
 from .output.table import ROW_FIELDS, csv_line, csv_text
@@ -161,8 +161,8 @@ MAX_DEFAULT_JOBS = 4
 # What the streaming formats keep of each connection until ids are known
 # (zeek: of each conn.log record, ``ConnLogSpool``).
 STREAMED = {
-    "json": connection_json,
-    "jsonl": connection_json,
+    "json": connection_json_bytes,
+    "jsonl": connection_json_bytes,
     "text": table_line,
     "csv": csv_line,
 }

@@ -16,6 +16,7 @@ from ..vocabulary import Side
 
 # A connection's JSON as the streaming outputs write it, made as text (compiled).
 from .json_text import connection_json as connection_json
+from .json_text import connection_json_bytes as connection_json_bytes
 from .json_text import json_text
 
 SCHEMA_ID = "teardown.analysis/1"

@@ -16,6 +16,7 @@ series are written at the end of a run, while nothing else can run. This
 module is compiled (Cython) and writes into one growing buffer.
 """
 
+from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize, PyUnicode_DecodeASCII
 from libc.math cimport isfinite, llround
@@ -276,11 +277,24 @@ cdef class _Text:
     cdef str result(self):
         return PyUnicode_DecodeASCII(self.data, self.size, NULL)
 
+    cdef bytes result_bytes(self):
+        return PyBytes_FromStringAndSize(self.data, self.size)
+
 
 def connection_json(c):
     """``document.connection_dict(c)``'s JSON without the id, which is
     provisional (the first frame) until ``numbered_run`` adds the final one
     (``spool.ConnectionSpool``)."""
+    return _connection(c).result()
+
+
+def connection_json_bytes(c):
+    """``connection_json(c)`` as ASCII bytes: what a spool keeps (no str is made
+    on the way)."""
+    return _connection(c).result_bytes()
+
+
+cdef _Text _connection(c):
     cdef _Text t = _Text()
     client, server, tw = c.client, c.server, c.time_wait
     t.lit(b'{"client":{"ip":')
@@ -352,7 +366,7 @@ def connection_json(c):
             t.string(value)
         t.lit(b"}")
     t.lit(b"}")
-    return t.result()
+    return t
 
 
 def json_text(value):

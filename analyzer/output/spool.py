@@ -32,15 +32,16 @@ def _render_all(
 ) -> Stored:
     """A slice's connections rendered and spilled where they were walked."""
     items = [render_one(c) for c in connections]
-    if as_text:
+    if as_text and items and isinstance(items[0], str):  # (one type for all: see the class)
         items = [t.encode() for t in items]
     return write.each(items)
 
 
 class ConnectionSpool:
-    """``render_one`` turns a connection into text without its id (or, with
-    ``as_text=False``, into bytes); it must be a module-level function, for
-    worker processes to run it."""
+    """``render_one`` turns a connection into text without its id, a str or its
+    UTF-8 bytes, the same type for every connection (or, with
+    ``as_text=False``, into bytes given back as they are); it must be a
+    module-level function, for worker processes to run it."""
 
     def __init__(self, render_one: Callable[[Connection], str | bytes], *, as_text=True) -> None:
         self._spill = Spill()

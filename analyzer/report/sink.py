@@ -20,7 +20,7 @@ import numpy as np
 
 from ..engine import SliceProducts
 from ..model import Connection
-from ..output.document import connection_json
+from ..output.document import connection_json_bytes
 from ..output.spool import ConnectionSpool, pickled
 from ..output.table import ROW_FIELDS, connection_row, csv_text
 from ..spill import Spill
@@ -65,7 +65,7 @@ class ReportSink:
     ``closes`` and ``connections`` the counts and the connections to draw."""
 
     def __init__(self) -> None:
-        self.documents = ConnectionSpool(connection_json)
+        self.documents = ConnectionSpool(connection_json_bytes)
         self.rows = ConnectionSpool(report_row)
         self._closes = array("B")  # in the documents' spool order
         self._drawn, self._drawn_frames = Spill(), array("q")

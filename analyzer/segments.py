@@ -171,7 +171,9 @@ class SegmentTable:
         codes = codes.astype(self.src.dtype)
         columns["src"], columns["dst"] = codes[:n], codes[n:]
         addresses = self.addresses
-        return SegmentTable(columns, [addresses[i] for i in used.tolist()]), used
+        take = getattr(addresses, "take", None)  # the capture's (``capture.addresses``)
+        own = take(used) if take else [addresses[i] for i in used.tolist()]
+        return SegmentTable(columns, own), used
 
     def rows(self) -> Iterable[dict]:
         """Rows as plain dicts with addresses as text (for CSV/JSON output)."""

@@ -50,9 +50,12 @@ def test_codes_and_texts_over_many_batches():
         codes = book.encode(raw)
         assert codes.tolist() == reference.encode(raw)
         assert [book.texts[c] for c in codes.tolist()] == [text(t) for t in batch]
+        assert book.texts.take(codes) == [text(t) for t in batch]  # many at once
     assert len(book.texts) == len(reference.codes) == book.count
     with pytest.raises(IndexError):
         book.texts[book.count]
+    with pytest.raises(IndexError):
+        book.texts.take(np.array([0, book.count]))
 
 
 def test_a_million_addresses_take_little_memory():
@@ -75,16 +78,20 @@ def test_a_million_addresses_take_little_memory():
     assert held / book.count < 40  # bytes per address (a dict and texts: about 180)
 
 
-@pytest.mark.parametrize("many", [False, True], ids=["marked", "sorted"])
-def test_a_slice_keeps_its_own_addresses(many):
+@pytest.mark.parametrize(
+    "many, listed", [(False, False), (False, True), (True, True)], ids=["book", "marked", "sorted"]
+)
+def test_a_slice_keeps_its_own_addresses(many, listed):
     # A slice of segments takes only the addresses it uses, in their order:
     # marked in a table when the capture has few addresses, sorted when it has
-    # many more than the slice's segments (unused ones added here).
+    # many more than the slice's segments (unused ones added here); their
+    # texts come from the capture's book all at once, or from a list.
     from analyzer.capture import read_capture
 
     seg = read_capture("captures/timewait-pileup.pcap").segments
     spare = 8 * len(seg) + 1 if many else 0
-    seg.addresses = [*seg.addresses, *(f"198.51.100.{i % 250}" for i in range(spare))]
+    if listed:
+        seg.addresses = [*seg.addresses, *(f"198.51.100.{i % 250}" for i in range(spare))]
     part = seg.take(np.arange(len(seg)) % 3 == 1)
     own, used = part.with_own_addresses()
     assert used.tolist() == sorted(set(part.src.tolist()) | set(part.dst.tolist()))

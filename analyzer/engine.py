@@ -502,14 +502,21 @@ class Engine:
 
 def _slices(seg: SegmentTable, group: np.ndarray, groups: TupleGroups):
     """Row sets of about ``SLICE_SEGMENTS`` segments (at most ``SLICE_GROUPS``
-    groups), whole groups, frame order.
+    groups), whole groups, frame order; ``seg`` is in frame order, as segments wait.
 
     Two groups of one 4-tuple never share a slice: inside a slice, connections
-    are found per 4-tuple, and the later group must start afresh.
+    are found per 4-tuple, and the later group must start afresh. So a
+    4-tuple's first group here goes in the first slices, its second (its
+    "repeat" 1) in later ones, and so on.
     """
     if not len(seg):
         return
-    settled = np.unique(group)
+    # The settled groups, each as its rank among them (a mark per group: no sort).
+    used = np.zeros(groups.count, bool)
+    used[group] = True
+    settled = np.flatnonzero(used)
+    rank = (np.cumsum(used) - 1)[group]
+    del used
     lo, hi = groups.endpoints(settled)
     by_tuple = np.lexsort((settled, hi, lo))
     same_tuple = (lo[by_tuple][1:] == lo[by_tuple][:-1]) & (hi[by_tuple][1:] == hi[by_tuple][:-1])
@@ -518,19 +525,34 @@ def _slices(seg: SegmentTable, group: np.ndarray, groups: TupleGroups):
         run = np.cumsum(np.append(0, ~same_tuple))
         first_of_run = np.searchsorted(run, run)
         repeat[by_tuple] = np.arange(len(settled)) - first_of_run
-    row_repeat = repeat[np.searchsorted(settled, group)]
-    order = np.lexsort((seg.frame, group, row_repeat))
-    g, r = group[order], row_repeat[order]
-    boundaries = np.flatnonzero((g[1:] != g[:-1]) | (r[1:] != r[:-1])) + 1
-    new_tuple = (r[boundaries] != r[boundaries - 1]).tolist()
-    del g, r, row_repeat  # only ``order`` is needed while the slices are walked
-    start = groups_in_slice = 0
-    for b, forced in zip(boundaries.tolist(), new_tuple):
-        groups_in_slice += 1
-        if forced or b - start >= SLICE_SEGMENTS or groups_in_slice >= SLICE_GROUPS:
-            yield np.sort(order[start:b])
-            start, groups_in_slice = b, 0
-    yield np.sort(order[start:])
+    # Rows by repeat, then group; stable, so each group's rows stay in frame order.
+    key = repeat[rank] * len(settled) + rank
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    ends = np.flatnonzero(key[1:] != key[:-1]) + 1  # where each group but the last ends
+    repeat_ends = np.flatnonzero(key[ends] // len(settled) != key[ends - 1] // len(settled))
+    del key, rank
+    # A slice ends at the first group end where it reaches SLICE_SEGMENTS
+    # segments or SLICE_GROUPS groups, or where the repeats change: found a
+    # slice at a time, not a group at a time.
+    cuts: list[int] = []
+    i = start = 0  # the slice's first group end, and its first row
+    while i < len(ends):
+        full = max(i, int(np.searchsorted(ends, start + SLICE_SEGMENTS)))
+        k = int(np.searchsorted(repeat_ends, i))
+        forced = int(repeat_ends[k]) if k < len(repeat_ends) else len(ends)
+        cut = min(i + SLICE_GROUPS - 1, full, forced)
+        if cut >= len(ends):
+            break
+        cuts.append(int(ends[cut]))
+        start, i = cuts[-1], cut + 1
+    # Each slice's rows in frame order: the rows sorted by slice, stably (a
+    # slice number of 16 bits is sorted by radix).
+    sizes = np.diff([0, *cuts, len(order)])
+    slice_of = np.empty(len(order), np.uint16 if len(sizes) <= 1 << 16 else np.int64)
+    slice_of[order] = np.repeat(np.arange(len(sizes)), sizes)
+    del order
+    yield from np.split(np.argsort(slice_of, kind="stable"), cuts)
 
 
 def _rows_by_group(seg: SegmentTable, group: np.ndarray):

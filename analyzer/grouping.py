@@ -104,7 +104,7 @@ class TupleGroups:
             return np.empty(0, np.int64)
         clock = np.maximum.accumulate(np.maximum(seg.ts_ns, self.clock))
         lo, hi = endpoint_keys(seg)
-        order = np.lexsort((np.arange(n), hi, lo))  # by 4-tuple, frame order within
+        order = np.lexsort((hi, lo))  # by 4-tuple; stable, so frame order within
         src = (seg.src.astype(np.int64) << 16 | seg.sport)[order]
         lo, hi, clk, flags = lo[order], hi[order], clock[order], seg.flags[order]
         pair_start = np.ones(n, bool)

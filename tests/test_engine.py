@@ -505,3 +505,54 @@ def test_waiting_segments_are_copied_only_while_small(monkeypatch):
     assert frames.tolist() == seg.frame[: bounds[-1]].tolist()
     with pytest.raises(IndexError, match="mask"):
         seg.take(np.ones(len(seg) + 1, bool))
+
+
+class _Groups:
+    """What ``engine._slices`` asks of ``TupleGroups``: the groups so far and their endpoints."""
+
+    def __init__(self, ends: np.ndarray) -> None:
+        self.count, self._ends = len(ends), ends
+
+    def endpoints(self, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self._ends[groups, 0], self._ends[groups, 1]
+
+
+def plain_slices(group: list[int], ends: np.ndarray, max_segments: int, max_groups: int):
+    """``engine._slices`` written plainly: groups by their rank among their
+    4-tuple's (then by id), a slice closed after the group that fills it or
+    before the rank changes."""
+    settled = sorted(set(group))
+    rank = {g: sum(1 for h in settled if h < g and (ends[h] == ends[g]).all()) for g in settled}
+    rows = {g: [i for i, h in enumerate(group) if h == g] for g in settled}
+    slices, current, groups_in = [], [], 0
+    ordered = sorted(settled, key=lambda g: (rank[g], g))
+    for k, g in enumerate(ordered):
+        current += rows[g]
+        groups_in += 1
+        last = k == len(ordered) - 1
+        if (
+            last
+            or rank[ordered[k + 1]] != rank[g]
+            or len(current) >= max_segments
+            or (groups_in >= max_groups)
+        ):
+            slices.append(sorted(current))
+            current, groups_in = [], 0
+    return slices
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_slices_are_whole_groups_one_per_4_tuple_in_frame_order(seed, monkeypatch):
+    rng = np.random.default_rng(seed)
+    n_groups = int(rng.integers(1, 60))
+    # Few 4-tuples (lo, hi endpoints): many of them have several groups.
+    tuples = rng.integers(0, 4, (int(rng.integers(1, 12)), 2))
+    ends = tuples[rng.integers(0, len(tuples), n_groups)]
+    group = rng.integers(0, n_groups, int(rng.integers(1, 400)))
+    max_segments, max_groups = int(rng.integers(1, 80)), int(rng.integers(1, 12))
+    monkeypatch.setattr(engine, "SLICE_SEGMENTS", max_segments)
+    monkeypatch.setattr(engine, "SLICE_GROUPS", max_groups)
+    seg = SegmentTable({name: np.zeros(len(group), dtype) for name, dtype in COLUMNS.items()}, [])
+    seg.columns["frame"] = np.arange(1, len(group) + 1, dtype=COLUMNS["frame"])
+    got = [rows.tolist() for rows in engine._slices(seg, group, _Groups(ends))]
+    assert got == plain_slices(group.tolist(), ends, max_segments, max_groups)

@@ -187,6 +187,21 @@ def test_json_text_is_the_encoders(value):
     assert json_text(value) == json.dumps(value, separators=(",", ":"))
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_floats, st.integers(-(2**63), 2**63 - 1)), max_size=30))
+def test_series_text_is_the_encoders(points):
+    # An occupancy's series, written from its two arrays.
+    import numpy as np
+
+    from analyzer.output.json_text import series_json
+
+    times = np.array([t for t, _ in points], np.float64)
+    counts = np.array([n for _, n in points], np.int64)
+    assert series_json(times, counts) == json.dumps(points, separators=(",", ":"))
+    with pytest.raises(ValueError, match="length"):
+        series_json(times, np.append(counts, 1))
+
+
 def test_json_text_escapes_every_character_as_json_does():
     # Strings of plain ASCII are written as they are; every other character
     # (controls, quote, backslash, DEL, beyond ASCII) goes through json's escaping.

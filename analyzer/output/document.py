@@ -12,12 +12,13 @@ from typing import Any, TextIO
 
 from ..analysis import Analysis
 from ..model import Connection, Event
+from ..timewait import DestinationTimeWait, HostTimeWait
 from ..vocabulary import Side
 
 # A connection's JSON as the streaming outputs write it, made as text (compiled).
 from .json_text import connection_json as connection_json
 from .json_text import connection_json_bytes as connection_json_bytes
-from .json_text import json_text
+from .json_text import json_text, series_json
 
 SCHEMA_ID = "teardown.analysis/1"
 _WRITE_BYTES = 1 << 16  # about this many characters joined per write
@@ -141,15 +142,23 @@ def write_json(a: Analysis, out: TextIO, connections: Iterable[str] | None = Non
     summary = a.time_wait_summary
     if summary is not None:
         out.write(',"time_wait":{"hosts":')
-        _write_list(out, (json_text(h.as_dict()) for h in summary.hosts))
+        _write_list(out, map(_with_series_json, summary.hosts))
         out.write(',"destinations":')
-        _write_list(out, (json_text(d.as_dict()) for d in summary.destinations))
+        _write_list(out, map(_with_series_json, summary.destinations))
         out.write("}")
     out.write(',"connections":')
     if connections is None:
         connections = (_dumps(connection_dict(c)) for c in a.connections)
     _write_list(out, connections)
     out.write("}")
+
+
+def _with_series_json(item: HostTimeWait | DestinationTimeWait) -> str:
+    """``json_text(item.as_dict())``, its series (last) written from the
+    occupancy's arrays: a pair per point took half the writing."""
+    head = json_text(item.as_dict(series=False))
+    o = item.occupancy
+    return f'{head[:-1]},"series":{series_json(o.times, o.counts)}}}'
 
 
 def write_jsonl(a: Analysis, out: TextIO, connections: Iterable[str] | None = None) -> None:

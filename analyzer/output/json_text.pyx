@@ -376,6 +376,25 @@ def json_text(value):
     return t.result()
 
 
+def series_json(const double[:] times, const long long[:] counts):
+    """``[[time, count], ...]``: what ``json`` makes of ``list(zip(times,
+    counts))`` (an occupancy's series, ``timewait.Occupancy``), without a pair
+    made per point."""
+    cdef _Text t = _Text()
+    cdef Py_ssize_t k, n = times.shape[0]
+    if counts.shape[0] != n:
+        raise ValueError("times and counts differ in length")
+    t.lit(b"[")
+    for k in range(n):
+        t.lit(b",[" if k else b"[")
+        t.real(times[k])
+        t.lit(b",")
+        t.whole(counts[k])
+        t.lit(b"]")
+    t.lit(b"]")
+    return t.result()
+
+
 def numbered_run(const unsigned char[:] data, const long long[:] starts,
                   const long long[:] sizes, long long first_id):
     """Connections' JSON texts (``connection_json``, laid in ``data`` at

@@ -525,9 +525,10 @@ def _slices(seg: SegmentTable, group: np.ndarray, groups: TupleGroups):
         run = np.cumsum(np.append(0, ~same_tuple))
         first_of_run = np.searchsorted(run, run)
         repeat[by_tuple] = np.arange(len(settled)) - first_of_run
-    # Rows by repeat, then group; stable, so each group's rows stay in frame order.
+    # Rows by repeat, then group (in any order within a group: only the
+    # groups' sizes decide the cuts, and each slice is put in frame order below).
     key = repeat[rank] * len(settled) + rank
-    order = np.argsort(key, kind="stable")
+    order = np.argsort(key)
     key = key[order]
     ends = np.flatnonzero(key[1:] != key[:-1]) + 1  # where each group but the last ends
     repeat_ends = np.flatnonzero(key[ends] // len(settled) != key[ends - 1] // len(settled))
@@ -552,7 +553,9 @@ def _slices(seg: SegmentTable, group: np.ndarray, groups: TupleGroups):
     slice_of = np.empty(len(order), np.uint16 if len(sizes) <= 1 << 16 else np.int64)
     slice_of[order] = np.repeat(np.arange(len(sizes)), sizes)
     del order
-    yield from np.split(np.argsort(slice_of, kind="stable"), cuts)
+    rows = np.argsort(slice_of, kind="stable")
+    del slice_of
+    yield from np.split(rows, cuts)
 
 
 def _rows_by_group(seg: SegmentTable, group: np.ndarray):

@@ -698,9 +698,12 @@ def walk_connections(blocks, list starts, list starts_with_syn, double time_wait
             walk, lo = first, first_from
         else:
             walk = ConnectionWalk(starts_with_syn[k], time_wait)
+        if lo > hi:
+            raise IndexError(f"connection {k} from position {lo} to {hi}")
         if block_start <= lo and hi <= block_end:
             walk._run(rows, lo - block_start, hi - block_start, False)
         elif lo < hi:
+            rows = None  # the old block leaves memory before the next is made
             for block, i, j in blocks.spans(lo, hi):
                 walk.run(block, i, j)
             block_start, block_end, rows = blocks.start, blocks.end, blocks.items

@@ -105,30 +105,33 @@ def _packets(seg: SegmentTable, index: ConnectionIndex) -> Blocks:
 def _records(seg, index, opts: _Options, so_far: ReplaySoFar | None) -> list[ZeekRecord]:
     if not len(index.order):
         return []
-    replay = _Replay(seg, index, opts)
+    packets = _packets(seg, index)
     out: list[ZeekRecord] = []
     # A 4-tuple's connections are consecutive in the index's order.
     bounds = index.tuple_bounds()
     if so_far is not None:
         out.extend(so_far.ended)
         skip = first_after(seg, index, so_far.through)
+        replay = _Replay(seg, packets, opts)
         conn, serial = replay.tuple(skip, bounds[1], so_far.conn, so_far.serial, out)
         if conn is not None:
             end = range(conn.start, bounds[1])
             out.append(conn.record(seg.addresses, "end_of_capture", serial, end))
             conn.release()
         bounds = bounds[1:]
-    replay_tuples(replay.packets, bounds, opts, seg.addresses, out)
+    replay_tuples(packets, bounds, opts, seg.addresses, out)
     out.sort(key=attrgetter("ts", "first_frame"))
     return out
 
 
 class _Replay:
-    """The per-packet loop of ``records``."""
+    """The replay of a 4-tuple walked ahead, a part at a time (``replay_ahead``,
+    and its last part in ``records``); ``replay_tuples`` replays the others.
+    ``packets``: the part's (``_packets``)."""
 
-    def __init__(self, seg: SegmentTable, index: ConnectionIndex, opts: _Options) -> None:
+    def __init__(self, seg: SegmentTable, packets: Blocks, opts: _Options) -> None:
         self.seg, self.opts = seg, opts
-        self.packets = _packets(seg, index)
+        self.packets = packets
 
     def tuple(self, a: int, b: int, conn: ZeekConn | None, serial: int, out: list) -> tuple:
         """Replay one 4-tuple's packets at positions ``a .. b-1``, going on from
@@ -150,7 +153,7 @@ def replay_ahead(
     """Go on with the replay of ``index``'s one 4-tuple over ``seg``, its next
     part (after the segments that decide its index, replayed already),
     leaving its last Zeek connection open."""
-    replay = _Replay(seg, index, _options(LIKELY_SERVER_PORTS, False))
+    replay = _Replay(seg, _packets(seg, index), _options(LIKELY_SERVER_PORTS, False))
     skip = first_after(seg, index, so_far.through) if so_far else 0
     conn, serial = (so_far.conn, so_far.serial) if so_far else (None, 0)
     ended: list[ZeekRecord] = []
@@ -214,6 +217,9 @@ def annotate(
         if serial is not None:
             # Segments walked ahead are one 4-tuple's: serials tell its records apart.
             close_record[0] = next(k for k, r in enumerate(recs) if r.serial == serial)
+    if min(close_record) < 0:
+        # (Only segments replayed in an earlier part have no record here.)
+        raise RuntimeError("a connection's closing segment is in no Zeek record")
     first_frames = segments.frame[order[starts[:-1]]].tolist()
     by_first_frame = {c.first_frame: c for c in connections}
     for first, k in zip(first_frames, close_record):

@@ -714,10 +714,13 @@ def replay_tuples(blocks, list bounds, sim, addresses, list out):
     for k in range(len(bounds) - 1):
         a, b = bounds[k], bounds[k + 1]
         conn, serial = None, 0
+        if a >= b:
+            raise IndexError(f"4-tuple {k} from position {a} to {b}")
         if block_start <= a and b <= block_end:
             conn = _replay(None, &serial, times, rows, a - block_start, b - block_start, a, sim,
                            addresses, out)
         else:
+            times = rows = None  # the old block leaves memory before the next is made
             position = a
             for (block_times, block_rows), i, j in blocks.spans(a, b):
                 conn, serial = replay(conn, serial, block_times, block_rows, i, j, position,

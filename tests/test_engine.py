@@ -556,3 +556,16 @@ def test_slices_are_whole_groups_one_per_4_tuple_in_frame_order(seed, monkeypatc
     seg.columns["frame"] = np.arange(1, len(group) + 1, dtype=COLUMNS["frame"])
     got = [rows.tolist() for rows in engine._slices(seg, group, _Groups(ends))]
     assert got == plain_slices(group.tolist(), ends, max_segments, max_groups)
+
+
+def test_more_slices_than_a_16_bit_number_counts(monkeypatch):
+    # 70,000 groups of one segment each, a slice each: their slice numbers
+    # no longer fit the radix-sorted 16 bits.
+    monkeypatch.setattr(engine, "SLICE_GROUPS", 1)
+    n = 70_000
+    seg = SegmentTable({name: np.zeros(n, dtype) for name, dtype in COLUMNS.items()}, [])
+    seg.columns["frame"] = np.arange(1, n + 1, dtype=COLUMNS["frame"])
+    group = np.arange(n)[::-1].copy()  # the last segment's group first
+    ends = np.stack([np.arange(n), np.zeros(n, np.int64)], axis=1)  # every group its own 4-tuple
+    got = [rows.tolist() for rows in engine._slices(seg, group, _Groups(ends))]
+    assert got == [[n - 1 - g] for g in range(n)]

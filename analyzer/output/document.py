@@ -15,7 +15,8 @@ from ..model import Connection, Event
 from ..timewait import DestinationTimeWait, HostTimeWait
 from ..vocabulary import Side
 
-# A connection's JSON as the streaming outputs write it, made as text (compiled).
+# A connection's JSON without its id, made directly (compiled): as text, and
+# as the bytes the streaming outputs spool.
 from .json_text import connection_json as connection_json
 from .json_text import connection_json_bytes as connection_json_bytes
 from .json_text import json_text, series_json

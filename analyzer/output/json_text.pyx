@@ -3,9 +3,11 @@
 
 ``connection_json(c)`` is what ``json`` makes of ``document.connection_dict(c)``
 without the id (tests/test_json_output.py checks it on every capture and on
-any values); ``json_text(value)`` is what it makes of any value of dicts,
-lists, strings, numbers, booleans and None (the findings and the TIME_WAIT
-series). Ints and floats are written as ``repr`` writes them, non-finite
+any values), ``connection_json_bytes(c)`` the same as the bytes a spool
+keeps; ``json_text(value)`` is what it makes of any value of dicts, lists,
+strings, numbers, booleans and None (the findings, the TIME_WAIT hosts and
+destinations), and ``series_json(times, counts)`` what it makes of an
+occupancy's series, from its arrays. Ints and floats are written as ``repr`` writes them, non-finite
 floats as ``json`` does. In a connection every string but Zeek's is a
 vocabulary word, flag letters or an address text, which need no escaping;
 other strings are escaped as ``json`` escapes them.
@@ -376,7 +378,7 @@ def json_text(value):
     return t.result()
 
 
-def series_json(const double[:] times, const long long[:] counts):
+def series_json(const double[:] times not None, const long long[:] counts not None):
     """``[[time, count], ...]``: what ``json`` makes of ``list(zip(times,
     counts))`` (an occupancy's series, ``timewait.Occupancy``), without a pair
     made per point."""

@@ -75,7 +75,7 @@ class ConnectionSpool:
             yield new_id, data.decode() if self._as_text else data
 
     def json_runs(self, first_frames: np.ndarray) -> Iterator[str]:
-        """The kept connections' JSON texts (a spool of ``connection_json``)
+        """The kept connections' JSON texts (a spool of ``connection_json_bytes``)
         with their ids, in id order, as runs of them joined by commas: the
         items of the document's connection list, written a run at a time
         (a Python string per connection took a third of the writing)."""

@@ -26,7 +26,7 @@ MIN_CONNECTIONS_FOR_RATE = 10
 MIN_SECONDS_FOR_RATE = 1.0
 
 
-@dataclass
+@dataclass(slots=True)
 class Occupancy:
     """A step series, one point per change: ``series[i] = (time, count)``.
 
@@ -65,10 +65,15 @@ def occupancies(keys: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> dict[
     times = np.concatenate([starts, ends])
     steps = np.concatenate([np.ones(len(starts), np.int64), -np.ones(len(ends), np.int64)])
     key = np.concatenate([keys, keys])
-    # The order of a key's ends and starts at one time does not matter: only
-    # the count after all of them is kept (below), so a port freed and reused
-    # at the same instant is not counted twice.
-    order = np.lexsort((times, key))
+    # By key, then time. The order of a key's ends and starts at one time does
+    # not matter: only the count after all of them is kept (below), so a port
+    # freed and reused at the same instant is not counted twice.
+    order = np.argsort(times)
+    by_key = key[order]
+    if by_key.min() >= 0 and by_key.max() < 1 << 16:
+        by_key = by_key.astype(np.uint16)  # (sorted by radix: twice lexsort's speed)
+    order = order[np.argsort(by_key, kind="stable")]
+    del by_key
     times, key, total = times[order], key[order], np.cumsum(steps[order])
     first = np.flatnonzero(np.append(True, key[1:] != key[:-1]))
     before = np.append(0, total)[first]  # the running total where each key starts
@@ -223,7 +228,7 @@ class TimeWaitLedger:
 
         # Destinations (client, server, port) numbered over both tables at once.
         columns = [np.concatenate([syn[k], tw[k]]).astype(np.int64) for k, _ in _DESTINATION]
-        names, dest = _numbered_rows(columns)
+        names, dest = _numbered_destinations(*columns)
         del columns
         # Only a destination with enough new connections for a rate, or with
         # TIME_WAIT held by its client, can be listed (below): the rest (all of
@@ -279,7 +284,10 @@ class TimeWaitLedger:
             )
         ):
             # Holders (client, server) in the order they first held TIME_WAIT.
-            by_first = (0, 1) if firsts[0][k] <= firsts[1][k] else (1, 0)
+            holder = {}
+            for i in (0, 1) if firsts[0][k] <= firsts[1][k] else (1, 0):
+                if counts[i][k]:
+                    holder[sides[i]] = counts[i][k]
             server_text = servers.get((server, port))
             if server_text is None:
                 server_text = servers[server, port] = str(Endpoint(ips[server], port))
@@ -291,7 +299,7 @@ class TimeWaitLedger:
                     rate=rate if has_rate else None,
                     occupancy=client_occupancy.get(d, _EMPTY),
                     forecast=rate * time_wait if has_rate else None,
-                    holder={sides[i]: counts[i][k] for i in by_first if counts[i][k]},
+                    holder=holder,
                 )
             )
         destinations.sort(
@@ -312,10 +320,19 @@ class _Memo(dict):
         return text
 
 
-def _numbered_rows(columns: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
-    """The distinct rows of these columns (as columns, rows in sorted order) and
-    each row's number among them: ``np.unique(axis=0)``, several times faster."""
-    n = len(columns[0])
+def _numbered_destinations(
+    client: np.ndarray, server: np.ndarray, port: np.ndarray
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """The distinct (client, server, port) rows (as columns, rows in sorted
+    order) and each row's number among them: ``np.unique(axis=0)``, several
+    times faster."""
+    if len(client) and max(client.max(), server.max()) < 1 << 24:
+        # Addresses of 24-bit codes (16 million: all but a huge flood's) and a
+        # port make one 64-bit key: one sort instead of three.
+        keys, number = np.unique(client << 40 | server << 16 | port, return_inverse=True)
+        return [keys >> 40, (keys >> 16) & 0xFFFFFF, keys & 0xFFFF], number.reshape(-1)
+    columns = [client, server, port]
+    n = len(client)
     if not n:
         return [c[:0] for c in columns], np.empty(0, np.int64)
     order = np.lexsort(columns[::-1])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from analyzer.timewait import occupancies
 
@@ -17,11 +18,12 @@ def by_hand(starts: list[float], ends: list[float]):
     return series, peak, next(t for t, n in series if n == peak)
 
 
-def test_occupancies_of_many_keys_equal_each_counted_alone():
+@pytest.mark.parametrize("spread", [3, 40_000], ids=["small keys", "keys past 16 bits"])
+def test_occupancies_of_many_keys_equal_each_counted_alone(spread):
     rng = np.random.default_rng(7)
     for _ in range(50):
         n = int(rng.integers(1, 60))
-        keys = rng.integers(0, 6, n) * 3 - 4  # sparse, negative too
+        keys = rng.integers(0, 6, n) * spread - 4  # sparse, negative too
         starts = rng.integers(0, 20, n).astype(float)  # whole seconds: many ties
         ends = starts + rng.integers(0, 8, n)  # some empty intervals
         got = occupancies(keys, starts, ends)
@@ -37,13 +39,18 @@ def test_no_intervals():
     assert occupancies(np.empty(0, np.int64), np.empty(0), np.empty(0)) == {}
 
 
-def test_numbered_rows_equal_numpy_unique_rows():
-    from analyzer.timewait import _numbered_rows
+@pytest.mark.parametrize("codes", [1, 1 << 24], ids=["one key", "codes past 24 bits"])
+def test_numbered_destinations_equal_numpy_unique_rows(codes):
+    from analyzer.timewait import _numbered_destinations
 
     rng = np.random.default_rng(3)
     for n in (0, 1, 2, 500):
-        columns = [rng.integers(0, 4, n), rng.integers(0, 3, n), rng.integers(0, 65536, n) % 5]
-        names, numbers = _numbered_rows(columns)
+        columns = [
+            rng.integers(0, 4, n) * codes,
+            rng.integers(0, 3, n),
+            rng.choice([0, 1, 80, 65535], n),
+        ]
+        names, numbers = _numbered_destinations(*columns)
         unique, inverse = np.unique(np.stack(columns, axis=1).reshape(-1, 3), axis=0,
                                     return_inverse=True)  # fmt: skip
         assert np.array_equal(np.stack(names, axis=1).reshape(-1, 3), unique)

@@ -25,7 +25,3 @@ def le32(buf: np.ndarray, at: np.ndarray) -> np.ndarray:
         | (buf[at + 1].astype(np.int64) << 8)
         | buf[at]
     )
-
-
-def u32(buf: np.ndarray, at: np.ndarray, little: bool) -> np.ndarray:
-    return le32(buf, at) if little else be32(buf, at)

@@ -156,7 +156,10 @@ def network_layer(b: RecordBatch) -> tuple[np.ndarray, np.ndarray, dict[int, int
     net = np.zeros(len(b), np.int64)
     version = np.zeros(len(b), np.int64)
     unsupported: dict[int, int] = {}
-    for linktype in np.unique(b.linktype).tolist():
+    first = b.linktype[:1]
+    # (Mostly one link type a batch: seen without sorting them all.)
+    kinds = first.tolist() if (b.linktype == first).all() else np.unique(b.linktype).tolist()
+    for linktype in kinds:
         idx = np.flatnonzero(b.linktype == linktype)
         decoder = DECODERS.get(linktype)
         if linktype == NOT_A_PACKET:

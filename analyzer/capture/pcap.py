@@ -11,8 +11,7 @@ import struct
 import numpy as np
 
 from .errors import CaptureProblem
-from .fields import u32
-from .pcap_records import record_starts
+from .pcap_records import record_fields, record_starts
 from .records import MAX_RECORD_BYTES, RecordBatch
 
 MAGICS = {
@@ -72,14 +71,12 @@ class PcapParser:
 
     def _batch(self, buf: bytes, starts: np.ndarray) -> RecordBatch:
         view = np.frombuffer(buf, np.uint8)
-        little = self.little
-        sec = u32(view, starts, little)
-        frac = u32(view, starts + 4, little)
+        sec, frac, caplen, origlen = record_fields(view, starts, self.little)
         return RecordBatch(
             buf=view,
             data_off=starts + self.record_header,
-            caplen=u32(view, starts + 8, little),
-            origlen=u32(view, starts + 12, little),
+            caplen=caplen,
+            origlen=origlen,
             ts_ns=sec * 1_000_000_000 + frac * self.ns_per_tick,
             linktype=np.full(len(starts), self.linktype, np.int32),
             interface=np.zeros(len(starts), np.int32),

@@ -42,3 +42,26 @@ def record_starts(const unsigned char[::1] buf, Py_ssize_t header, bint little,
         count += 1
         off += header + caplen
     return starts[:count].copy(), off, -1, 0
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def record_fields(const unsigned char[::1] buf, const long long[::1] starts, bint little):
+    """The four 32-bit fields of the record headers at ``starts`` (seconds,
+    fraction, captured length, original length), each an int64 array: read
+    here in one pass, where numpy took a gather per byte of each field."""
+    cdef Py_ssize_t n = starts.shape[0], k, f, p
+    cdef long long v
+    fields = np.empty((4, n), np.int64)
+    cdef long long[:, ::1] out = fields
+    for k in range(n):
+        if starts[k] < 0 or starts[k] + 16 > buf.shape[0]:
+            raise IndexError(f"a record header at {starts[k]} past the buffer's {buf.shape[0]} bytes")
+        for f in range(4):
+            p = starts[k] + 4 * f
+            if little:
+                v = buf[p] | buf[p + 1] << 8 | buf[p + 2] << 16 | <long long>buf[p + 3] << 24
+            else:
+                v = <long long>buf[p] << 24 | buf[p + 1] << 16 | buf[p + 2] << 8 | buf[p + 3]
+            out[f, k] = v
+    return fields[0], fields[1], fields[2], fields[3]

@@ -5,7 +5,9 @@ the findings' pickles."""
 from __future__ import annotations
 
 import json
+import os
 import pickle
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +18,7 @@ from hypothesis import strategies as st
 from analyzer import analyze
 from analyzer.findings import Finding
 from analyzer.numbering import FinalIds
-from analyzer.output.json_text import numbered_run
+from analyzer.output.json_text import numbered_spill
 from analyzer.spill import _RUN_BYTES, Spill
 from analyzer.vocabulary import FindingKind, Severity
 
@@ -132,29 +134,66 @@ connection_texts = st.lists(
 ).map(lambda objects: [json.dumps(o, separators=(",", ":")) for o in objects])
 
 
+def _spilled(data: bytes) -> int:
+    """A descriptor of a temporary file holding ``data`` (closed by the caller)."""
+    with tempfile.TemporaryFile() as f:
+        f.write(data)
+        f.flush()
+        return os.dup(f.fileno())
+
+
 @settings(max_examples=200, deadline=None)
-@given(texts=connection_texts, first_id=st.integers(1, 2**40), pad=st.binary(max_size=8))
-def test_numbered_run_is_the_ids_added_in_front(texts, first_id, pad):
-    data = pad + "".join(texts).encode()
+@given(
+    texts=connection_texts,
+    first_id=st.integers(1, 2**40),
+    pad=st.binary(max_size=8),
+    chunk=st.sampled_from([2, 40, 1 << 20]),
+    seed=st.integers(0, 3),
+)
+def test_numbered_spill_is_the_ids_added_in_front(texts, first_id, pad, chunk, seed):
+    # Items on two files, read back in another order than written (neighbours
+    # on one file are read together), in chunks of about ``chunk`` bytes.
+    rng = np.random.default_rng(seed)
+    on = rng.integers(0, 2, len(texts)).astype(np.int32)
+    fds, offsets = [], np.zeros(len(texts), np.int64)
+    for k in range(2):
+        mine = np.flatnonzero(on == k)
+        data = pad + "".join(texts[i] for i in mine).encode()
+        sizes = np.array([len(texts[i]) for i in mine], np.int64)
+        offsets[mine] = len(pad) + np.cumsum(sizes) - sizes
+        fds.append(_spilled(data))
+    order = np.arange(len(texts)) if seed < 2 else rng.permutation(len(texts))
     sizes = np.array([len(t) for t in texts], np.int64)
-    starts = len(pad) + np.cumsum(sizes) - sizes
-    got = numbered_run(data, starts, sizes, first_id)
-    expected = ",".join(f'{{"id":{first_id + k},' + t[1:] for k, t in enumerate(texts))
-    assert got == expected
+    try:
+        chunks = list(numbered_spill(fds, on[order], offsets[order], sizes[order], first_id, chunk))
+    finally:
+        for fd in fds:
+            os.close(fd)
+    expected = [f'{{"id":{first_id + k},' + texts[i][1:] for k, i in enumerate(order.tolist())]
+    assert ",".join(chunks) == ",".join(expected)
+    assert all(chunks)
+    if len(texts) > 1 and chunk == 2:
+        assert len(chunks) == len(texts)  # a chunk as soon as it is full
     if texts:
         # (as pairs: a generated text may have an "id" of its own, after ours)
-        last = json.loads(f"[{got}]", object_pairs_hook=list)[-1]
+        last = json.loads(f"[{','.join(chunks)}]", object_pairs_hook=list)[-1]
         assert last[0] == ("id", first_id + len(texts) - 1)
 
 
 @pytest.mark.parametrize(
-    ("starts", "sizes", "problem"),
-    [([0], [9], "outside"), ([-1], [3], "outside"), ([1], [2], "not a JSON object"),
-     ([0, 3], [3], "differ")],
+    ("files", "offsets", "sizes", "problem"),
+    [([0], [0], [9], "ends before"), ([0], [-1], [3], "bytes at"),
+     ([0], [1], [2], "not a JSON object"), ([1], [0], [3], "on file"),
+     ([0, 0], [0], [3], "differ"), ([0], [0], [1], "bytes at")],
 )  # fmt: skip
-def test_numbered_run_refuses_items_it_cannot_number(starts, sizes, problem):
-    with pytest.raises(ValueError, match=problem):
-        numbered_run(b'{"a":1}', np.array(starts, np.int64), np.array(sizes, np.int64), 1)
+def test_numbered_spill_refuses_items_it_cannot_number(files, offsets, sizes, problem):
+    fd = _spilled(b'{"a":1}')
+    try:
+        with pytest.raises((ValueError, OSError), match=problem):
+            list(numbered_spill([fd], np.array(files, np.int32), np.array(offsets, np.int64),
+                                np.array(sizes, np.int64), 1))  # fmt: skip
+    finally:
+        os.close(fd)
 
 
 @settings(max_examples=200, deadline=None)

@@ -21,7 +21,9 @@ module is compiled (Cython) and writes into one growing buffer.
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize, PyUnicode_DecodeASCII
+from libc.errno cimport errno
 from libc.math cimport isfinite, llround
+from posix.unistd cimport pread
 from libc.string cimport memcpy, strlen
 
 from ..event_row cimport EventRow
@@ -285,7 +287,7 @@ cdef class _Text:
 
 def connection_json(c):
     """``document.connection_dict(c)``'s JSON without the id, which is
-    provisional (the first frame) until ``numbered_run`` adds the final one
+    provisional (the first frame) until ``numbered_spill`` adds the final one
     (``spool.ConnectionSpool``)."""
     return _connection(c).result()
 
@@ -397,24 +399,70 @@ def series_json(const double[:] times not None, const long long[:] counts not No
     return t.result()
 
 
-def numbered_run(const unsigned char[:] data, const long long[:] starts,
-                  const long long[:] sizes, long long first_id):
-    """Connections' JSON texts (``connection_json``, laid in ``data`` at
-    ``starts`` with these ``sizes``) given the ids ``first_id``, ``first_id +
-    1``, ... and joined by commas: a run of a document's connection list."""
+def numbered_spill(list fds, const int[:] files not None, const long long[:] offsets not None,
+                   const long long[:] sizes not None, long long first_id,
+                   Py_ssize_t chunk_bytes=1 << 20):
+    """Connections' JSON texts (``connection_json``) read from spill files and
+    given the ids ``first_id``, ``first_id + 1``, ..., as texts of about
+    ``chunk_bytes`` each, their items joined by commas: the runs of a
+    document's connection list.
+
+    Item ``k`` is ``sizes[k]`` bytes at ``offsets[k]`` of the file open as
+    ``fds[files[k]]``. Items that lie end to end on a file are read together,
+    up to ``chunk_bytes`` at once. (Compiled: connections settle out of order,
+    so most runs are a few connections, and a loop of Python per run took
+    as long as the copying.)
+    """
+    cdef Py_ssize_t n = files.shape[0], k = 0, b, j
+    cdef long long length, done, got, at
+    cdef int fd
+    cdef char* buf = NULL
+    cdef Py_ssize_t room = 0
     cdef _Text t = _Text()
-    cdef Py_ssize_t k, n = starts.shape[0]
-    if sizes.shape[0] != n:
-        raise ValueError("starts and sizes differ in length")
-    for k in range(n):
-        if starts[k] < 0 or sizes[k] < 2 or starts[k] + sizes[k] > data.shape[0]:
-            raise ValueError("an item lies outside the data")
-        if data[starts[k]] != 123:  # "{"
-            raise ValueError("an item is not a JSON object")
-    t.reserve(data.shape[0] + 16 * n)
-    for k in range(n):
-        t.lit(b',{"id":' if k else b'{"id":')
-        t.whole(first_id + k)
-        t.lit(b",")
-        t.put(<const char*>&data[starts[k] + 1], sizes[k] - 1)
-    return t.result()
+    if offsets.shape[0] != n or sizes.shape[0] != n:
+        raise ValueError("files, offsets and sizes differ in length")
+    try:
+        while k < n:
+            if not 0 <= files[k] < len(fds):
+                raise ValueError(f"item {k} on file {files[k]} of {len(fds)}")
+            if offsets[k] < 0 or sizes[k] < 2:
+                raise ValueError(f"item {k} of {sizes[k]} bytes at {offsets[k]}")
+            # The run: items k .. b - 1, end to end on one file.
+            b, length = k + 1, sizes[k]
+            while (b < n and files[b] == files[k] and offsets[b] == offsets[b - 1] + sizes[b - 1]
+                   and sizes[b] >= 2 and length + sizes[b] <= chunk_bytes):
+                length += sizes[b]
+                b += 1
+            if length > room:
+                PyMem_Free(buf)
+                buf = NULL
+                room = max(length, chunk_bytes)
+                buf = <char*>PyMem_Malloc(room)
+                if buf == NULL:
+                    raise MemoryError()
+            fd, done = fds[files[k]], 0
+            while done < length:
+                with nogil:
+                    got = pread(fd, buf + done, length - done, offsets[k] + done)
+                if got < 0:
+                    raise OSError(errno, f"reading spill file {fd} at {offsets[k] + done}")
+                if got == 0:
+                    raise OSError(f"spill file {fd} ends before offset {offsets[k] + length}")
+                done += got
+            at = 0
+            for j in range(k, b):
+                if buf[at] != 123:  # "{"
+                    raise ValueError(f"item {j} is not a JSON object")
+                t.lit(b',{"id":' if t.size else b'{"id":')
+                t.whole(first_id + j)
+                t.lit(b",")
+                t.put(buf + at + 1, sizes[j] - 1)
+                at += sizes[j]
+            k = b
+            if t.size >= chunk_bytes:
+                yield t.result()
+                t = _Text()
+        if t.size:
+            yield t.result()
+    finally:
+        PyMem_Free(buf)

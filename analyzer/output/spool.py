@@ -19,7 +19,7 @@ import numpy as np
 from ..engine import SliceProducts
 from ..model import Connection
 from ..spill import Spill, SpillWriter, Stored
-from .json_text import numbered_run
+from .json_text import numbered_spill
 
 
 def pickled(c: Connection) -> bytes:
@@ -79,10 +79,7 @@ class ConnectionSpool:
         with their ids, in id order, as runs of them joined by commas: the
         items of the document's connection list, written a run at a time
         (a Python string per connection took a third of the writing)."""
-        new_id = 1
-        for data, starts, sizes in self._spill.runs(self._order(first_frames, 1)):
-            yield numbered_run(data, starts, sizes, new_id)
-            new_id += len(starts)
+        return numbered_spill(*self._spill.locations(self._order(first_frames, 1)), 1)
 
     def _order(self, first_frames: np.ndarray, start: int) -> np.ndarray:
         """Spool positions of the kept connections from id ``start`` on, in id order."""

@@ -326,11 +326,17 @@ def _numbered_destinations(
     """The distinct (client, server, port) rows (as columns, rows in sorted
     order) and each row's number among them: ``np.unique(axis=0)``, several
     times faster."""
-    if len(client) and max(client.max(), server.max()) < 1 << 24:
+    codes = np.concatenate([client, server])
+    if len(client) and codes.min() >= 0 and codes.max() < 1 << 24:
         # Addresses of 24-bit codes (16 million: all but a huge flood's) and a
-        # port make one 64-bit key: one sort instead of three.
-        keys, number = np.unique(client << 40 | server << 16 | port, return_inverse=True)
-        return [keys >> 40, (keys >> 16) & 0xFFFFFF, keys & 0xFFFF], number.reshape(-1)
+        # port make one 64-bit key (unsigned: a code of 2^23 or more reaches
+        # its top bit): one sort instead of three.
+        key = (
+            client.astype(np.uint64) << 40 | server.astype(np.uint64) << 16 | port.astype(np.uint64)
+        )
+        keys, number = np.unique(key, return_inverse=True)
+        names = [keys >> 40, (keys >> 16) & 0xFFFFFF, keys & 0xFFFF]
+        return [name.astype(np.int64) for name in names], number.reshape(-1)
     columns = [client, server, port]
     n = len(client)
     if not n:

@@ -18,12 +18,16 @@ def by_hand(starts: list[float], ends: list[float]):
     return series, peak, next(t for t, n in series if n == peak)
 
 
-@pytest.mark.parametrize("spread", [3, 40_000], ids=["small keys", "keys past 16 bits"])
-def test_occupancies_of_many_keys_equal_each_counted_alone(spread):
+@pytest.mark.parametrize(
+    "spread, shift",
+    [(3, -4), (13_107, 0), (40_000, -4)],
+    ids=["small keys, negative too", "up to 65535 (16 bits)", "keys past 16 bits"],
+)
+def test_occupancies_of_many_keys_equal_each_counted_alone(spread, shift):
     rng = np.random.default_rng(7)
     for _ in range(50):
         n = int(rng.integers(1, 60))
-        keys = rng.integers(0, 6, n) * spread - 4  # sparse, negative too
+        keys = rng.integers(0, 6, n) * spread + shift  # sparse
         starts = rng.integers(0, 20, n).astype(float)  # whole seconds: many ties
         ends = starts + rng.integers(0, 8, n)  # some empty intervals
         got = occupancies(keys, starts, ends)
@@ -39,7 +43,11 @@ def test_no_intervals():
     assert occupancies(np.empty(0, np.int64), np.empty(0), np.empty(0)) == {}
 
 
-@pytest.mark.parametrize("codes", [1, 1 << 24], ids=["one key", "codes past 24 bits"])
+@pytest.mark.parametrize(
+    "codes",
+    [1, 1 << 22, ((1 << 24) - 1) // 3, 1 << 24],
+    ids=["small", "reaching 2^23", "up to 2^24 - 1", "past 24 bits"],
+)
 def test_numbered_destinations_equal_numpy_unique_rows(codes):
     from analyzer.timewait import _numbered_destinations
 

@@ -11,6 +11,12 @@ cimport cython
 import numpy as np
 
 
+cdef inline long long _u32(const unsigned char* p, bint little) noexcept nogil:
+    if little:
+        return p[0] | p[1] << 8 | p[2] << 16 | <long long>p[3] << 24
+    return <long long>p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3]
+
+
 @cython.boundscheck(False)
 @cython.wraparound(False)
 def record_starts(const unsigned char[::1] buf, Py_ssize_t header, bint little,
@@ -22,18 +28,14 @@ def record_starts(const unsigned char[::1] buf, Py_ssize_t header, bint little,
     impossible header or -1, the caplen it claims). Reading must stop at an
     impossible header (a caplen over ``max_caplen``).
     """
-    cdef Py_ssize_t n = buf.shape[0], off = 0, count = 0, p
+    cdef Py_ssize_t n = buf.shape[0], off = 0, count = 0
     cdef long long caplen
     if header < 12:  # the captured length is bytes 8-11
         raise ValueError(f"a record header of {header} bytes")
     starts = np.empty(n // header + 1, np.int64)
     cdef long long[::1] out = starts
     while off + header <= n:
-        p = off + 8
-        if little:
-            caplen = buf[p] | buf[p + 1] << 8 | buf[p + 2] << 16 | <long long>buf[p + 3] << 24
-        else:
-            caplen = <long long>buf[p] << 24 | buf[p + 1] << 16 | buf[p + 2] << 8 | buf[p + 3]
+        caplen = _u32(&buf[off + 8], little)
         if caplen > max_caplen:
             return starts[:count].copy(), off, off, caplen
         if off + header + caplen > n:
@@ -50,18 +52,14 @@ def record_fields(const unsigned char[::1] buf, const long long[::1] starts, bin
     """The four 32-bit fields of the record headers at ``starts`` (seconds,
     fraction, captured length, original length), each an int64 array: read
     here in one pass, where numpy took a gather per byte of each field."""
-    cdef Py_ssize_t n = starts.shape[0], k, f, p
-    cdef long long v
-    fields = np.empty((4, n), np.int64)
-    cdef long long[:, ::1] out = fields
+    cdef Py_ssize_t n = starts.shape[0], k
+    sec, frac, caplen, origlen = [np.empty(n, np.int64) for _ in range(4)]
+    cdef long long[::1] s = sec, f = frac, c = caplen, o = origlen
+    cdef const unsigned char* p
     for k in range(n):
         if starts[k] < 0 or starts[k] + 16 > buf.shape[0]:
             raise IndexError(f"a record header at {starts[k]} past the buffer's {buf.shape[0]} bytes")
-        for f in range(4):
-            p = starts[k] + 4 * f
-            if little:
-                v = buf[p] | buf[p + 1] << 8 | buf[p + 2] << 16 | <long long>buf[p + 3] << 24
-            else:
-                v = <long long>buf[p] << 24 | buf[p + 1] << 16 | buf[p + 2] << 8 | buf[p + 3]
-            out[f, k] = v
-    return fields[0], fields[1], fields[2], fields[3]
+        p = &buf[starts[k]]
+        s[k], f[k] = _u32(p, little), _u32(p + 4, little)
+        c[k], o[k] = _u32(p + 8, little), _u32(p + 12, little)
+    return sec, frac, caplen, origlen

@@ -21,7 +21,8 @@ module is compiled (Cython) and writes into one growing buffer.
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize, PyUnicode_DecodeASCII
-from libc.errno cimport errno
+from cpython.exc cimport PyErr_CheckSignals
+from libc.errno cimport EINTR, errno
 from libc.math cimport isfinite, llround
 from posix.unistd cimport pread
 from libc.string cimport memcpy, strlen
@@ -29,6 +30,7 @@ from libc.string cimport memcpy, strlen
 from ..event_row cimport EventRow
 
 import json
+import os
 from json.encoder import encode_basestring_ascii
 
 from ..model import EVENT_ROW, Events
@@ -415,7 +417,7 @@ def numbered_spill(list fds, const int[:] files not None, const long long[:] off
     """
     cdef Py_ssize_t n = files.shape[0], k = 0, b, j
     cdef long long length, done, got, at
-    cdef int fd
+    cdef int fd, failure
     cdef char* buf = NULL
     cdef Py_ssize_t room = 0
     cdef _Text t = _Text()
@@ -444,10 +446,16 @@ def numbered_spill(list fds, const int[:] files not None, const long long[:] off
             while done < length:
                 with nogil:
                     got = pread(fd, buf + done, length - done, offsets[k] + done)
-                if got < 0:
-                    raise OSError(errno, f"reading spill file {fd} at {offsets[k] + done}")
+                    failure = errno if got < 0 else 0
+                if failure == EINTR:
+                    PyErr_CheckSignals()  # (raises if a handler did; else read again)
+                    continue
+                if failure:
+                    raise OSError(failure, f"{os.strerror(failure)}: reading a spill file "
+                                           f"(descriptor {fd}) at {offsets[k] + done}")
                 if got == 0:
-                    raise OSError(f"spill file {fd} ends before offset {offsets[k] + length}")
+                    raise OSError(f"a spill file (descriptor {fd}) ends before offset "
+                                  f"{offsets[k] + length}")
                 done += got
             at = 0
             for j in range(k, b):

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..engine import SliceProducts
 from ..model import Connection
-from ..spill import Spill, SpillWriter, Stored
+from ..spill import _RUN_BYTES, Spill, SpillWriter, Stored
 from .json_text import numbered_spill
 
 
@@ -76,10 +76,13 @@ class ConnectionSpool:
 
     def json_runs(self, first_frames: np.ndarray) -> Iterator[str]:
         """The kept connections' JSON texts (a spool of ``connection_json_bytes``)
-        with their ids, in id order, as runs of them joined by commas: the
-        items of the document's connection list, written a run at a time
-        (a Python string per connection took a third of the writing)."""
-        return numbered_spill(*self._spill.locations(self._order(first_frames, 1)), 1)
+        with their ids, in id order, in texts of about _RUN_BYTES of them
+        joined by commas: the items of the document's connection list (a
+        Python string per connection took a third of the writing)."""
+        # (A generator of this spool's: its spill stays open while it is read.)
+        yield from numbered_spill(
+            *self._spill.locations(self._order(first_frames, 1)), 1, _RUN_BYTES
+        )
 
     def _order(self, first_frames: np.ndarray, start: int) -> np.ndarray:
         """Spool positions of the kept connections from id ``start`` on, in id order."""

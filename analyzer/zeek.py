@@ -24,7 +24,7 @@ from .blocks import Blocks
 from .connections import ConnectionIndex, first_after
 from .model import Connection, ZeekRecord
 from .segments import FIN, RST, SegmentTable
-from .zeek_session import PACKET_COLUMNS, ZeekConn, replay, replay_tuples
+from .zeek_session import PACKET_COLUMNS, ZeekConn, replay_span, replay_tuples
 
 # base/protocols/conn/inactivity.zeek: port_inactivity_timeouts (not in bare mode)
 LONG_INACTIVITY_PORTS = frozenset({21, 22, 23, 513})
@@ -105,46 +105,16 @@ def _packets(seg: SegmentTable, index: ConnectionIndex) -> Blocks:
 def _records(seg, index, opts: _Options, so_far: ReplaySoFar | None) -> list[ZeekRecord]:
     if not len(index.order):
         return []
-    packets = _packets(seg, index)
     out: list[ZeekRecord] = []
-    # A 4-tuple's connections are consecutive in the index's order.
-    bounds = index.tuple_bounds()
+    going_on: tuple = ()
     if so_far is not None:
+        # The one 4-tuple goes on after the packets replayed ahead.
         out.extend(so_far.ended)
-        skip = first_after(seg, index, so_far.through)
-        replay = _Replay(seg, packets, opts)
-        conn, serial = replay.tuple(skip, bounds[1], so_far.conn, so_far.serial, out)
-        if conn is not None:
-            end = range(conn.start, bounds[1])
-            out.append(conn.record(seg.addresses, "end_of_capture", serial, end))
-            conn.release()
-        bounds = bounds[1:]
-    replay_tuples(packets, bounds, opts, seg.addresses, out)
+        going_on = (first_after(seg, index, so_far.through), so_far.conn, so_far.serial)
+    # A 4-tuple's connections are consecutive in the index's order.
+    replay_tuples(_packets(seg, index), index.tuple_bounds(), opts, seg.addresses, out, *going_on)
     out.sort(key=attrgetter("ts", "first_frame"))
     return out
-
-
-class _Replay:
-    """The replay of a 4-tuple walked ahead, a part at a time (``replay_ahead``,
-    and its last part in ``records``); ``replay_tuples`` replays the others.
-    ``packets``: the part's (``_packets``)."""
-
-    def __init__(self, seg: SegmentTable, packets: Blocks, opts: _Options) -> None:
-        self.seg, self.opts = seg, opts
-        self.packets = packets
-
-    def tuple(self, a: int, b: int, conn: ZeekConn | None, serial: int, out: list) -> tuple:
-        """Replay one 4-tuple's packets at positions ``a .. b-1``, going on from
-        ``conn``, whose serial is ``serial``; records that end go to ``out``.
-        Returns the connection still open after them, and its serial."""
-        if conn is not None:
-            conn.start = a  # its packets here
-        position = a
-        for (times, rows), i, j in self.packets.spans(a, b):
-            args = (times, rows, i, j, position, self.opts, self.seg.addresses, out)
-            conn, serial = replay(conn, serial, *args)
-            position += j - i
-        return conn, serial
 
 
 def replay_ahead(
@@ -153,11 +123,13 @@ def replay_ahead(
     """Go on with the replay of ``index``'s one 4-tuple over ``seg``, its next
     part (after the segments that decide its index, replayed already),
     leaving its last Zeek connection open."""
-    replay = _Replay(seg, _packets(seg, index), _options(LIKELY_SERVER_PORTS, False))
     skip = first_after(seg, index, so_far.through) if so_far else 0
     conn, serial = (so_far.conn, so_far.serial) if so_far else (None, 0)
     ended: list[ZeekRecord] = []
-    conn, serial = replay.tuple(skip, len(index.order), conn, serial, ended)
+    opts = _options(LIKELY_SERVER_PORTS, False)
+    conn, serial = replay_span(
+        _packets(seg, index), skip, len(index.order), conn, serial, opts, seg.addresses, ended
+    )
     close_serial = so_far.close_serial if so_far else None
     closing = np.flatnonzero((seg.flags[index.order[skip:]] & (FIN | RST)) != 0)
     if len(closing):

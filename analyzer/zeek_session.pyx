@@ -670,41 +670,32 @@ cdef class ZeekConn:
         )
 
 
-def replay(
-    ZeekConn conn,
-    long long serial,
-    const double[::1] times,
-    const long long[:, ::1] rows,
-    Py_ssize_t i,
-    Py_ssize_t j,
-    Py_ssize_t position,
-    sim,
-    addresses,
-    list out,
-):
-    """Replay rows ``i .. j - 1`` of a block of one 4-tuple's packets (the
-    first at ``position`` in the order being replayed), going on from
-    ``conn``, whose serial is ``serial``; records that end go to ``out``.
+def replay_span(blocks, Py_ssize_t a, Py_ssize_t b, ZeekConn conn, long long serial, sim,
+                addresses, list out):
+    """Replay one 4-tuple's packets at positions ``a .. b - 1`` of ``blocks``
+    (``zeek._packets``), going on from ``conn`` (its packets here start at
+    ``a``), whose serial is ``serial``; records that end go to ``out``.
     Returns the connection still open after them, and its serial.
 
     Before a packet at time t, every timer due before t has fired (Zeek
     advances its timers with network time, i.e. with any packet of the
     capture). Endpoints are address code << 16 | port.
     """
-    if rows.shape[1] != len(PACKET_COLUMNS) or times.shape[0] != rows.shape[0]:
-        raise ValueError(f"a block of shape {tuple(rows.shape)[:2]} with {times.shape[0]} times")
-    if not 0 <= i <= j <= rows.shape[0]:
-        raise ValueError(f"rows {i}..{j} of a block of {rows.shape[0]}")
-    conn = _replay(conn, &serial, times, rows, i, j, position, sim, addresses, out)
+    if conn is not None:
+        conn.start = a
+    conn = _replay_blocks(blocks, a, b, conn, &serial, sim, addresses, out)
     return conn, serial
 
 
-def replay_tuples(blocks, list bounds, sim, addresses, list out):
+def replay_tuples(blocks, list bounds, sim, addresses, list out, Py_ssize_t first_from=-1,
+                  ZeekConn first=None, long long first_serial=0):
     """Replay each 4-tuple whose packets are at positions ``bounds[k] ..
     bounds[k + 1] - 1`` of ``blocks`` (``zeek._packets``) from its first
     packet on; every record, ended or still open at the end, goes to ``out``.
-    (The loop is compiled: per 4-tuple, the Python around a replay cost as
-    much as the replay.)"""
+    With ``first_from`` (0 or more), the first 4-tuple's replay goes on from
+    ``first``, whose serial is ``first_serial``, at that position (its earlier
+    packets were replayed ahead). (The loop is compiled: per 4-tuple, the
+    Python around a replay cost as much as the replay.)"""
     cdef Py_ssize_t k, a, b
     cdef Py_ssize_t block_start = 0, block_end = 0  # the block in ``times`` and ``rows``
     cdef const double[::1] times = None
@@ -714,23 +705,39 @@ def replay_tuples(blocks, list bounds, sim, addresses, list out):
     for k in range(len(bounds) - 1):
         a, b = bounds[k], bounds[k + 1]
         conn, serial = None, 0
-        if a >= b:
+        if k == 0 and first_from >= 0:
+            a, conn, serial = first_from, first, first_serial
+            if conn is not None:
+                conn.start = a
+        if a > b:
             raise IndexError(f"4-tuple {k} from position {a} to {b}")
         if block_start <= a and b <= block_end:
-            conn = _replay(None, &serial, times, rows, a - block_start, b - block_start, a, sim,
+            conn = _replay(conn, &serial, times, rows, a - block_start, b - block_start, a, sim,
                            addresses, out)
-        else:
+        elif a < b:
             times = rows = None  # the old block leaves memory before the next is made
-            position = a
-            for (block_times, block_rows), i, j in blocks.spans(a, b):
-                conn, serial = replay(conn, serial, block_times, block_rows, i, j, position,
-                                      sim, addresses, out)
-                position += j - i
+            conn = _replay_blocks(blocks, a, b, conn, &serial, sim, addresses, out)
             block_start, block_end = blocks.start, blocks.end
             times, rows = blocks.items
         if conn is not None:
             out.append(conn.record(addresses, "end_of_capture", serial, range(conn.start, b)))
             conn.release()
+
+
+cdef ZeekConn _replay_blocks(blocks, Py_ssize_t a, Py_ssize_t b, ZeekConn conn,
+                             long long* serial, sim, addresses, list out):
+    """``replay_span``'s loop over the blocks its positions lie in."""
+    cdef Py_ssize_t position = a
+    cdef const double[::1] times
+    cdef const long long[:, ::1] rows
+    for (times, rows), i, j in blocks.spans(a, b):
+        if rows.shape[1] != len(PACKET_COLUMNS) or times.shape[0] != rows.shape[0]:
+            raise ValueError(
+                f"a block of shape {tuple(rows.shape)[:2]} with {times.shape[0]} times"
+            )
+        conn = _replay(conn, serial, times, rows, i, j, position, sim, addresses, out)
+        position += j - i
+    return conn
 
 
 @cython.boundscheck(False)
@@ -747,8 +754,9 @@ cdef ZeekConn _replay(
     addresses,
     list out,
 ):
-    """``replay``, unchecked: returns the connection open after the rows, and
-    leaves its serial in ``serial``."""
+    """Replay rows ``i .. j - 1`` of a block (the first at ``position``),
+    unchecked: returns the connection open after them, and leaves its serial
+    in ``serial``."""
     cdef Py_ssize_t k, pos
     cdef double t
     cdef long long flags, seq

@@ -58,7 +58,9 @@ def record_fields(const unsigned char[::1] buf, const long long[::1] starts, bin
     cdef const unsigned char* p
     for k in range(n):
         if starts[k] < 0 or starts[k] + 16 > buf.shape[0]:
-            raise IndexError(f"a record header at {starts[k]} past the buffer's {buf.shape[0]} bytes")
+            raise IndexError(
+                f"a record header at {starts[k]} past the buffer's {buf.shape[0]} bytes"
+            )
         p = &buf[starts[k]]
         s[k], f[k] = _u32(p, little), _u32(p + 4, little)
         c[k], o[k] = _u32(p + 8, little), _u32(p + 12, little)

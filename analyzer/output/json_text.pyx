@@ -7,10 +7,10 @@ any values), ``connection_json_bytes(c)`` the same as the bytes a spool
 keeps; ``json_text(value)`` is what it makes of any value of dicts, lists,
 strings, numbers, booleans and None (the findings, the TIME_WAIT hosts and
 destinations), and ``series_json(times, counts)`` what it makes of an
-occupancy's series, from its arrays. Ints and floats are written as ``repr`` writes them, non-finite
-floats as ``json`` does. In a connection every string but Zeek's is a
-vocabulary word, flag letters or an address text, which need no escaping;
-other strings are escaped as ``json`` escapes them.
+occupancy's series, from its arrays. Ints and floats are written as ``repr``
+writes them, non-finite floats as ``json`` does. In a connection every string
+but Zeek's is a vocabulary word, flag letters or an address text, which need
+no escaping; other strings are escaped as ``json`` escapes them.
 
 Connections are most of a document, and rendering them with templates and
 the JSON encoder took a fifth of the analysis; the findings and the TIME_WAIT

@@ -1,8 +1,8 @@
 """Telling glibc's allocator that the streaming analysis frees memory in bulk.
 
-Without this, memory freed by one slice of connections stays in the process
-for the next, fragmented, and peak memory creeps up over a long capture. On
-an allocator other than glibc's, both calls do nothing: it has its own policy.
+Without this, peak memory creeps up over a long capture: the heap fragments.
+On an allocator other than glibc's, the call does nothing: it has its own
+policy.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ MMAP_THRESHOLD_BYTES = 256 * 1024
 def _glibc():
     try:
         libc = ctypes.CDLL(None)
-        return libc if hasattr(libc, "malloc_trim") else None
+        return libc if hasattr(libc, "mallopt") else None
     except OSError:
         return None
 
@@ -34,13 +34,3 @@ def fix_mmap_threshold() -> None:
     if _LIBC is not None:
         _LIBC.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
 
-
-def return_free_memory() -> None:
-    """Give the heap's free pages back to the system (a few milliseconds).
-
-    Called before each slice is walked: a worker then holds one slice's
-    objects at a time, not its high-water mark of every slice so far (40 MB
-    less per worker on 5M packets).
-    """
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)

@@ -35,6 +35,8 @@ _RUN_BYTES = 1 << 20
 # closed beyond that, and a new file begun if its spill is written again
 # (a process may write to many spills, a few per capture it analyses).
 _OPEN_FOR_WRITING = 16
+# Parts a gathering write takes at most (the system's IOV_MAX).
+_IOV_MAX = os.sysconf("SC_IOV_MAX") if "SC_IOV_MAX" in os.sysconf_names else 16
 
 
 @dataclass(frozen=True)
@@ -55,14 +57,32 @@ class _OwnFile:
         self.name = os.path.basename(path)
         self.end = 0
 
-    def append(self, blob: bytes) -> int:
-        """Where ``blob`` starts on the file, once all of it is written (a
-        failed write leaves the end where it was, for the next to overwrite)."""
-        at, view = self.end, memoryview(blob)
-        while view:
-            view = view[os.pwrite(self.fd, view, self.end + len(blob) - len(view)) :]
-        self.end += len(blob)
+    def append(self, parts: list[bytes]) -> int:
+        """Where ``parts``, written end to end, start on the file, once all of
+        them are written (a failed write leaves the end where it was, for the
+        next to overwrite)."""
+        end = self.end
+        for k in range(0, len(parts), _IOV_MAX):
+            end = _write_parts(self.fd, parts[k : k + _IOV_MAX], end)
+        at, self.end = self.end, end
         return at
+
+
+def _write_parts(fd: int, parts: list, at: int) -> int:
+    """``parts`` written end to end from offset ``at`` by gathering writes
+    (joined first, a slice's connections were copied once more, into fresh
+    pages); where they end."""
+    while parts:
+        written = os.pwritev(fd, parts, at)
+        at += written
+        if written == sum(map(len, parts)):
+            break
+        k = 0  # a short write: on from the first part not written whole
+        while written >= len(parts[k]):
+            written -= len(parts[k])
+            k += 1
+        parts = [memoryview(parts[k])[written:], *parts[k + 1 :]]
+    return at
 
 
 # This process's files, by spill directory. Threads of one process (a Dask
@@ -82,8 +102,9 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def _append(directory: str, blob: bytes) -> tuple[str, int]:
-    """(this process's file in ``directory``, where ``blob`` starts on it)."""
+def _append(directory: str, parts: list[bytes]) -> tuple[str, int]:
+    """(this process's file in ``directory``, where ``parts``, written end to
+    end, start on it)."""
     with _own_files_lock:
         own = _own_files.get(directory)
         if own is None:
@@ -91,7 +112,7 @@ def _append(directory: str, blob: bytes) -> tuple[str, int]:
             if len(_own_files) > _OPEN_FOR_WRITING:
                 os.close(_own_files.popitem(last=False)[1].fd)
         _own_files.move_to_end(directory)
-        return own.name, own.append(blob)
+        return own.name, own.append(parts)
 
 
 def _forget_own_file(directory: str) -> None:
@@ -109,11 +130,11 @@ class SpillWriter:
 
     def __call__(self, blob: bytes, sizes: list[int]) -> Stored:
         """Items laid end to end in ``blob``, of these sizes."""
-        return Stored(*_append(self.directory, blob), list(sizes))
+        return Stored(*_append(self.directory, [blob]), list(sizes))
 
     def each(self, items: list[bytes]) -> Stored:
         """These items, one after the other."""
-        return self(b"".join(items), [len(item) for item in items])
+        return Stored(*_append(self.directory, items), [len(item) for item in items])
 
 
 class Spill:

@@ -112,6 +112,37 @@ def test_spills_written_in_turn_beyond_the_open_files_kept():
             spill.close()
 
 
+def test_spill_writes_items_short_writes_and_more_than_a_gathering_write_takes(monkeypatch):
+    # Items are written by gathering writes (os.pwritev), at most _IOV_MAX
+    # parts each, and a write may stop anywhere: inside a part or between two.
+    from analyzer import spill as spill_module
+
+    real, calls = os.pwritev, []
+
+    def short(fd, parts, offset):
+        calls.append(len(parts))
+        budget = 7 if len(calls) % 2 else 50  # stops inside parts and on their edges
+        taken = []
+        for part in parts:
+            if budget <= 0:
+                break
+            taken.append(bytes(part)[:budget])
+            budget -= len(taken[-1])
+        return real(fd, taken, offset)
+
+    monkeypatch.setattr(spill_module, "_IOV_MAX", 5)
+    monkeypatch.setattr(os, "pwritev", short)
+    items = [bytes([65 + k % 26]) * (k % 9) for k in range(23)]  # empty ones too
+    spill = Spill()
+    try:
+        spill.add(spill.writer.each(items))
+        spill.add(spill.writer.each(items[:3]))
+        assert max(calls) <= 5 and len(calls) > 10
+        assert list(spill.read(np.arange(len(items) + 3))) == items + items[:3]
+    finally:
+        spill.close()
+
+
 def test_spill_runs_join_neighbours_up_to_a_bound():
     spill = Spill()
     try:

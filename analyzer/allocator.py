@@ -33,4 +33,3 @@ def fix_mmap_threshold() -> None:
     """For the whole process and the workers it forks later."""
     if _LIBC is not None:
         _LIBC.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
-

@@ -18,6 +18,7 @@ import numpy as np
 
 from .model import Connection, Endpoint
 from .spill import RecordFile
+from .timewait_rows import fill_rows
 from .vocabulary import Side
 
 # A steady rate needs enough connections over enough time; a burst of a few
@@ -153,18 +154,10 @@ def time_wait_rows(
     (``_SYN_ROW``, ``_HELD_ROW``) with addresses as their codes in ``addresses``:
     made where the slice is walked, so that the engine only renumbers them."""
     code = {text: i for i, text in enumerate(addresses)}
-    syns, held = [], []
-    for c in connections:
-        tw = c.time_wait
-        if c.isn_client is None and tw is None:
-            continue
-        dest = (c.id, code[c.client.ip], code[c.server.ip], c.server.port)
-        if c.isn_client is not None:  # a new connection: a client SYN was seen
-            syns.append((*dest, c.first_time))
-        if tw is not None:
-            sides = (Side.CLIENT, Side.SERVER) if tw.side is Side.BOTH else (tw.side,)
-            held.extend((*dest, side is Side.CLIENT, tw.start, tw.end) for side in sides)
-    return np.array(syns, _SYN_ROW), np.array(held, _HELD_ROW)
+    syns = np.empty(len(connections), _SYN_ROW)
+    held = np.empty(2 * len(connections), _HELD_ROW)
+    n_syn, n_held = fill_rows(connections, code, syns, held)
+    return syns[:n_syn].copy(), held[:n_held].copy()
 
 
 # Where a connection went: client and server address codes, server port.

@@ -133,3 +133,20 @@ def test_zeek_words_of_any_str_kind_are_written():
     d = connection_dict(c)
     del d["id"]
     assert connection_json(c) == json.dumps(d, separators=(",", ":"))
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    ns=st.one_of(
+        st.integers(-(2**63) + 1, 2**63 - 1),
+        st.integers(-(2**63) // 1000 + 1, (2**63 - 1) // 1000).map(lambda us: us * 1000),
+        st.integers(-(2**20), 2**20).map(lambda d: 2**53 + d),
+        st.integers(-(2**20), 2**20).map(lambda d: (2**53 + d) * 1000),
+    )
+)
+def test_event_times_are_the_nanoseconds_divided_as_python_divides(ns):
+    # The walk divides in C where that is exact; every stamp gets the double
+    # Python's int division gives.
+    from analyzer.walk import seconds
+
+    assert seconds(ns) == ns / 10**9

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from analyzer.timewait import occupancies
+
+CAPTURES = Path(__file__).parent.parent / "captures"
 
 
 def by_hand(starts: list[float], ends: list[float]):
@@ -127,3 +131,43 @@ def test_summary_destinations_equal_a_plain_count():
             assert g[0] == n and g[3] == counts and list(g[3]) == list(counts), name
             assert (g[1] is None) == (rate is None) and (rate is None or np.isclose(g[1], rate))
             assert (g[2] is None) == (forecast is None)
+
+
+def _rows_by_hand(connections, addresses):
+    """The ledger's rows as the rule says, a connection at a time."""
+    code = {text: i for i, text in enumerate(addresses)}
+    syns, held = [], []
+    for c in connections:
+        dest = (c.id, code[c.client.ip], code[c.server.ip], c.server.port)
+        if c.isn_client is not None:
+            syns.append((*dest, c.first_time))
+        tw = c.time_wait
+        if tw is not None:
+            sides = ["client", "server"] if tw.side.value == "both" else [tw.side.value]
+            held += [(*dest, side == "client", tw.start, tw.end) for side in sides]
+    return syns, held
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in CAPTURES.glob("*.pcap")))
+def test_ledger_rows_equal_the_rule_by_hand(name):
+    # time_wait_rows (compiled) against the rule written plainly, on every
+    # bundled capture and on each kind of holder: none, either side, both.
+    import dataclasses
+
+    from analyzer import analyze
+    from analyzer.model import TimeWait
+    from analyzer.timewait import time_wait_rows
+    from analyzer.vocabulary import Side
+
+    connections = analyze(str(CAPTURES / name)).connections
+    addresses = sorted({c.client.ip for c in connections} | {c.server.ip for c in connections})
+    made = []
+    for k, c in enumerate(connections[:4]):
+        side = [Side.BOTH, Side.CLIENT, Side.SERVER, None][k]
+        tw = TimeWait(side, 1.5 + k, 61.5 + k, None) if side else None
+        made.append(dataclasses.replace(c, id=10**12 + k, isn_client=None, time_wait=tw))
+    for group in (connections, made):
+        syns, held = time_wait_rows(group, addresses)
+        want_syns, want_held = _rows_by_hand(group, addresses)
+        assert syns.tolist() == want_syns
+        assert held.tolist() == want_held

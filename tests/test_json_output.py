@@ -88,6 +88,33 @@ def test_streamed_connection_text_is_the_encoders(path):
         assert connection_json(c) == json.dumps(d, separators=(",", ":"))
 
 
+@pytest.mark.parametrize("limit", [None, 3], ids=["all", "limit 3"])
+@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: p.name)
+def test_streamed_findings_text_is_the_encoders(path, limit):
+    # Most findings' JSON is written as they are judged, all but the id of
+    # their connection; the rest at the end. Either way, byte for byte what
+    # json makes of the findings of the analysis in memory.
+    from analyzer.analysis import stream_analysis
+    from analyzer.output.spool import ConnectionSpool, pickled
+    from analyzer.parameters import Parameters
+
+    options = {} if limit is None else {"max_connections": limit}
+    expected = [
+        json.dumps(f.as_dict(), separators=(",", ":"))
+        for f in analyze(str(path), **options).findings
+    ]
+    spool = ConnectionSpool(pickled, as_text=False)
+    try:
+        a, _ = stream_analysis(str(path), spool, Parameters(**options))
+        assert list(a.findings.json_texts()) == expected
+        written_as_judged = a.findings._texts.locations(a.findings._order)[3] > 0
+    finally:
+        spool.close()
+    if path.name == "syn-meets-time-wait.pcap" and limit is None:
+        # Both ways here: a reset's finding, and two that name two connections.
+        assert written_as_judged.tolist() == [True, False, False]
+
+
 # Any float the text could meet: capture times in whole microseconds (the
 # fast path), in nanoseconds, sums like a TIME_WAIT's end, tiny, huge and not finite.
 _floats = st.one_of(

@@ -16,6 +16,7 @@ import numpy as np
 from ..capture import CaptureInfo
 from ..model import Connection
 from ..numbering import FinalIds
+from ..output.json_text import json_text
 from ..spill import Spill
 from ..timewait import TimeWaitSummary
 from .artefacts import ArtefactTally, capture_artefacts
@@ -39,6 +40,9 @@ __all__ = ["ArtefactTally", "Finding", "FindingCollector", "ReportedFindings", "
 _OWN, _REUSE = 1, 2
 # Finding details that name another connection.
 _CONNECTION_FIELDS = ("previous_connection", "new_connection")
+# A finding's JSON made where it was judged names no connection yet: its id
+# is final only at the end. The key comes third, after two words (``Finding.as_dict``).
+_NO_CONNECTION = b'"connection":null'
 
 
 class FindingCollector:
@@ -54,20 +58,25 @@ class FindingCollector:
         self.time_wait = time_wait
         self.close_wait_threshold = close_wait_threshold
         self._spill = Spill()
+        self._texts = Spill()  # the JSON of each, if made as it was judged (``judge``)
         # Per finding: its place in the report (family, connection), and the
         # connection it names.
         self._family, self._place, self._named = array("b"), array("q"), array("q")
         self.artefacts = ArtefactTally()
 
-    def keep(self, judged: list[tuple[int, int, int, bytes]], artefacts: ArtefactTally) -> None:
+    def keep(
+        self, judged: list[tuple[int, int, int, bytes, bytes]], artefacts: ArtefactTally
+    ) -> None:
         """Findings from ``judge`` (made here or in another process)."""
-        data = []
-        for family, place, named, item in judged:
+        data, texts = [], []
+        for family, place, named, item, text in judged:
             self._family.append(family)
             self._place.append(place)
             self._named.append(named)
             data.append(item)
+            texts.append(text)
         self._spill.add(self._spill.writer.each(data))
+        self._texts.add(self._texts.writer.each(texts))
         self.artefacts.merge(artefacts)
 
     def finish(
@@ -89,6 +98,7 @@ class FindingCollector:
         return ReportedFindings(
             first=list(port_exhaustion(time_wait_summary, port_range, port_share, self.time_wait)),
             spill=self._spill,
+            texts=self._texts,
             order=order,
             named=named,
             last=list(capture_artefacts(info, self.artefacts.renumbered(new_id))),
@@ -107,20 +117,22 @@ class FindingCollector:
 
 def judge(
     connections: list[Connection], *, time_wait: float, close_wait_threshold: float
-) -> tuple[list[tuple[int, int, int, bytes]], ArtefactTally, set[int]]:
+) -> tuple[list[tuple[int, int, int, bytes, bytes]], ArtefactTally, set[int]]:
     """The findings on some connections, pickled, each after its place in the
-    report (family, connection) and the connection it names; and the ids of
-    the connections they name.
+    report (family, connection) and the connection it names, and followed by
+    its JSON with no connection named (``_NO_CONNECTION``; empty when it
+    cannot be written before the end: a detail names a connection, or the
+    side is still in CLOSE_WAIT); and the ids of the connections they name.
 
     Every incarnation of a 4-tuple must come in one call (4-tuple reuse is
     judged between them).
     """
-    judged: list[tuple[int, int, int, bytes]] = []
+    judged: list[tuple[int, int, int, bytes, bytes]] = []
     named: set[int] = set()
 
     def keep(family: int, c: Connection, item: Finding | StillInCloseWait) -> None:
         data = pickle.dumps(item, pickle.HIGHEST_PROTOCOL)
-        judged.append((family, c.id, item.connection, data))
+        judged.append((family, c.id, item.connection, data, _json_before_numbering(item)))
         named.add(item.connection)
 
     artefacts = ArtefactTally()
@@ -146,6 +158,18 @@ def judge(
     return judged, artefacts, named
 
 
+def _json_before_numbering(item: Finding | StillInCloseWait) -> bytes:
+    """The JSON the report will have of ``item``, but for its connection id;
+    or, if more than that waits for the end, nothing. (Made where connections
+    are walked: at the end, while nothing else can run, turning a pickle into
+    JSON cost half a second on 3M packets.)"""
+    if isinstance(item, StillInCloseWait) or any(k in item.detail for k in _CONNECTION_FIELDS):
+        return b""
+    d = item.as_dict()
+    d["connection"] = None
+    return json_text(d).encode()
+
+
 class ReportedFindings:
     """A capture's findings in report order, read back from disk one at a time.
 
@@ -153,9 +177,9 @@ class ReportedFindings:
     known at the end (TIME_WAIT pressure, capture artefacts) is kept in memory.
     """
 
-    def __init__(self, *, first, spill, order, named, last, judge) -> None:
+    def __init__(self, *, first, spill, texts, order, named, last, judge) -> None:
         self._first, self._spill, self._order, self._last = first, spill, order, last
-        self._named, self._judge = named, judge
+        self._texts, self._named, self._judge = texts, named, judge
 
     def __len__(self) -> int:
         return len(self._first) + len(self._order) + len(self._last)
@@ -165,3 +189,23 @@ class ReportedFindings:
         for data, named in zip(self._spill.read(self._order), self._named.tolist()):
             yield self._judge(pickle.loads(data), named)
         yield from self._last
+
+    def json_texts(self) -> Iterator[str]:
+        """Each finding's JSON (``json_text`` of ``as_dict()``), in report order.
+
+        Most were written as they were judged, all but their connection id
+        (``judge``); the rest are read back as findings and written now.
+        """
+        for f in self._first:
+            yield json_text(f.as_dict())
+        sizes = self._texts.locations(self._order)[3]
+        unwritten = self._spill.read(self._order[sizes == 0])
+        for text, named in zip(self._texts.read(self._order), self._named.tolist()):
+            if not text:
+                yield json_text(self._judge(pickle.loads(next(unwritten)), named).as_dict())
+            elif named:
+                yield text.replace(_NO_CONNECTION, b'"connection":%d' % named, 1).decode()
+            else:
+                yield text.decode()
+        for f in self._last:
+            yield json_text(f.as_dict())

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
 from ..analysis import Analysis
+from ..findings import ReportedFindings
 from ..model import Connection, Event
 from ..timewait import DestinationTimeWait, HostTimeWait
 from ..vocabulary import Side
@@ -139,7 +140,11 @@ def write_json(a: Analysis, out: TextIO, connections: Iterable[str] | None = Non
     each text one or several joined by commas (``ConnectionSpool.json_runs``).
     """
     out.write(_dumps(_head(a))[:-1] + ',"findings":')
-    _write_list(out, (json_text(f.as_dict()) for f in a.findings))
+    findings = a.findings
+    if isinstance(findings, ReportedFindings):
+        _write_list(out, findings.json_texts())
+    else:
+        _write_list(out, (json_text(f.as_dict()) for f in findings))
     summary = a.time_wait_summary
     if summary is not None:
         out.write(',"time_wait":{"hosts":')

@@ -361,8 +361,8 @@ class Engine:
         # would be in memory twice (the 5M benchmark's peak).
         due = groups.settle(everything=True)
         parts = -(-len(waiting) // WAITING_BATCH_SEGMENTS) or 1
-        for part in np.array_split(due, parts):
-            self._settle(waiting, groups, part, capture_end=capture_end)
+        for k, part in enumerate(np.array_split(due, parts)):
+            self._settle(waiting, groups, part, capture_end=capture_end, last=k == parts - 1)
         self._wait(until=0)
         return self._finish(info, capture_end, reader.addresses.texts)
 
@@ -421,7 +421,11 @@ class Engine:
             )
         groups.walked_ahead(long)
 
-    def _settle(self, waiting: _Waiting, groups: TupleGroups, due, *, capture_end) -> None:
+    def _settle(
+        self, waiting: _Waiting, groups: TupleGroups, due, *, capture_end, last=False
+    ) -> None:
+        """Walk the groups ``due``, here or in the workers (``last``: the
+        capture's last settle, after which this process only waits)."""
         marked = np.zeros(groups.count, bool)
         marked[due] = True
         seg, group = waiting.take(marked)
@@ -440,9 +444,9 @@ class Engine:
                 # Walked here: what the walk knows so far is not sent to a worker.
                 args = (capture_end, self.params, self.sink.render, walked)
                 self._absorb(walk_slice(part, *args), codes)
-        slices = _slices(seg, group, groups)
+        slices = list(_slices(seg, group, groups))
         args = (capture_end, self.params, self.sink.render)
-        for rows in slices:
+        for n, rows in enumerate(slices):
             # One slice of everything (a huge group, a small capture) is not
             # copied. Each slice carries the texts of its own addresses: the
             # capture's are made only when asked (``capture.addresses``), and a
@@ -455,7 +459,10 @@ class Engine:
             # while it waits and is walked.
             small_capture = self._pool is None and len(seg) <= SLICE_SEGMENTS
             huge = len(rows) > HUGE_SLICE_FACTOR * SLICE_SEGMENTS
-            if not self.workers or small_capture or huge:
+            # The very last slice is walked here, beside the workers' last
+            # ones: this process would only wait for them.
+            final = last and n == len(slices) - 1 and self._pool is not None
+            if not self.workers or small_capture or huge or final:
                 self._absorb(walk_slice(part, *args), codes)
                 continue
             if self._pool is None:

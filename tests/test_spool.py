@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from analyzer import analyze
 from analyzer.findings import Finding
 from analyzer.numbering import FinalIds
-from analyzer.output.json_text import numbered_spill
+from analyzer.output.json_text import named_spill, numbered_spill
 from analyzer.spill import _RUN_BYTES, Spill
 from analyzer.vocabulary import FindingKind, Severity
 
@@ -223,6 +223,50 @@ def test_numbered_spill_refuses_items_it_cannot_number(files, offsets, sizes, pr
         with pytest.raises((ValueError, OSError), match=problem):
             list(numbered_spill([fd], np.array(files, np.int32), np.array(offsets, np.int64),
                                 np.array(sizes, np.int64), 1))  # fmt: skip
+    finally:
+        os.close(fd)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    summaries=st.lists(st.text(max_size=30), max_size=12),
+    named=st.lists(st.integers(0, 2**40), min_size=12, max_size=12),
+    chunk=st.sampled_from([2, 1 << 20]),
+    seed=st.integers(0, 3),
+)
+def test_named_spill_gives_each_finding_its_connection(summaries, named, chunk, seed):
+    # A finding written before the end says "connection":null; named_spill
+    # puts the final id there (none for 0), the first such key only.
+    texts = [
+        json.dumps({"kind": "k", "severity": "info", "connection": None, "summary": s,
+                    "detail": {"connection": None}}, separators=(",", ":"))
+        for s in summaries
+    ]  # fmt: skip
+    data = "".join(texts).encode()
+    sizes = np.array([len(t) for t in texts], np.int64)
+    offsets = np.cumsum(sizes) - sizes
+    order = (
+        np.arange(len(texts)) if seed < 2 else np.random.default_rng(seed).permutation(len(texts))
+    )
+    ids = np.array(named[: len(texts)], np.int64)
+    fd = _spilled(data)
+    try:
+        chunks = list(named_spill([fd], np.zeros(len(texts), np.int32), offsets[order],
+                                  sizes[order], ids, chunk))  # fmt: skip
+    finally:
+        os.close(fd)
+    got = json.loads(f"[{','.join(chunks)}]")
+    assert [f["summary"] for f in got] == [summaries[i] for i in order.tolist()]
+    assert [f["connection"] for f in got] == [n or None for n in ids.tolist()]
+    assert all(f["detail"] == {"connection": None} for f in got)
+
+
+def test_named_spill_refuses_a_finding_with_no_place_for_its_connection():
+    fd = _spilled(b'{"kind":"k","connection":1}')
+    try:
+        with pytest.raises(ValueError, match="no place for its connection"):
+            list(named_spill([fd], np.zeros(1, np.int32), np.zeros(1, np.int64),
+                             np.array([27], np.int64), np.array([5], np.int64)))  # fmt: skip
     finally:
         os.close(fd)
 

@@ -16,8 +16,8 @@ import numpy as np
 from ..capture import CaptureInfo
 from ..model import Connection
 from ..numbering import FinalIds
-from ..output.json_text import json_text
-from ..spill import Spill
+from ..output.json_text import json_text, named_spill
+from ..spill import _RUN_BYTES, Spill
 from ..timewait import TimeWaitSummary
 from .artefacts import ArtefactTally, capture_artefacts
 from .closes import (
@@ -40,9 +40,6 @@ __all__ = ["ArtefactTally", "Finding", "FindingCollector", "ReportedFindings", "
 _OWN, _REUSE = 1, 2
 # Finding details that name another connection.
 _CONNECTION_FIELDS = ("previous_connection", "new_connection")
-# A finding's JSON made where it was judged names no connection yet: its id
-# is final only at the end. The key comes third, after two words (``Finding.as_dict``).
-_NO_CONNECTION = b'"connection":null'
 
 
 class FindingCollector:
@@ -120,9 +117,10 @@ def judge(
 ) -> tuple[list[tuple[int, int, int, bytes, bytes]], ArtefactTally, set[int]]:
     """The findings on some connections, pickled, each after its place in the
     report (family, connection) and the connection it names, and followed by
-    its JSON with no connection named (``_NO_CONNECTION``; empty when it
-    cannot be written before the end: a detail names a connection, or the
-    side is still in CLOSE_WAIT); and the ids of the connections they name.
+    its JSON with ``"connection":null``, the id being final only at the end
+    (``json_text.named_spill`` gives it); empty when more cannot be written
+    before the end: a detail names a connection, or the side is still in
+    CLOSE_WAIT. And the ids of the connections they name.
 
     Every incarnation of a 4-tuple must come in one call (4-tuple reuse is
     judged between them).
@@ -191,21 +189,28 @@ class ReportedFindings:
         yield from self._last
 
     def json_texts(self) -> Iterator[str]:
-        """Each finding's JSON (``json_text`` of ``as_dict()``), in report order.
+        """The findings' JSON (``json_text`` of each ``as_dict()``), in report
+        order, in texts of one or several joined by commas.
 
         Most were written as they were judged, all but their connection id
-        (``judge``); the rest are read back as findings and written now.
+        (``judge``), and are given it here by compiled code; the rest are read
+        back as findings and written now.
         """
         for f in self._first:
             yield json_text(f.as_dict())
-        sizes = self._texts.locations(self._order)[3]
-        unwritten = self._spill.read(self._order[sizes == 0])
-        for text, named in zip(self._texts.read(self._order), self._named.tolist()):
-            if not text:
-                yield json_text(self._judge(pickle.loads(next(unwritten)), named).as_dict())
-            elif named:
-                yield text.replace(_NO_CONNECTION, b'"connection":%d' % named, 1).decode()
-            else:
-                yield text.decode()
+        fds, files, offsets, sizes = self._texts.locations(self._order)
+        unwritten = np.flatnonzero(sizes == 0)
+        pickles = self._spill.read(self._order[unwritten])
+        start = 0
+        for end in [*unwritten.tolist(), len(sizes)]:
+            if start < end:
+                part = slice(start, end)
+                yield from named_spill(
+                    fds, files[part], offsets[part], sizes[part], self._named[part], _RUN_BYTES
+                )
+            if end < len(sizes):
+                finding = self._judge(pickle.loads(next(pickles)), int(self._named[end]))
+                yield json_text(finding.as_dict())
+            start = end + 1
         for f in self._last:
             yield json_text(f.as_dict())

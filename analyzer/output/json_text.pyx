@@ -27,6 +27,9 @@ from libc.math cimport isfinite, llround
 from posix.unistd cimport pread
 from libc.string cimport memcpy, strlen
 
+cdef extern from "<string.h>" nogil:
+    void* memmem(const void* haystack, size_t haystacklen, const void* needle, size_t needlelen)
+
 from ..event_row cimport EventRow
 
 import json
@@ -446,76 +449,139 @@ def series_json(const double[:] times not None, const long long[:] counts not No
     return t.result()
 
 
+cdef class _Runs:
+    """Items read back from spill files a run at a time: item ``k`` is
+    ``sizes[k]`` bytes at ``offsets[k]`` of the file open as
+    ``fds[files[k]]``; items that lie end to end on a file are read together,
+    up to ``chunk_bytes`` at once, into ``buf``. (Compiled: items settle out
+    of order, so most runs are a few items, and a loop of Python per run took
+    as long as the copying.)"""
+
+    cdef list fds
+    cdef const int[:] files
+    cdef const long long[:] offsets, sizes
+    cdef Py_ssize_t n, chunk_bytes, room
+    cdef char* buf
+
+    def __cinit__(self, list fds, const int[:] files not None,
+                  const long long[:] offsets not None, const long long[:] sizes not None,
+                  Py_ssize_t chunk_bytes, Py_ssize_t smallest):
+        cdef Py_ssize_t k
+        self.fds, self.files, self.offsets, self.sizes = fds, files, offsets, sizes
+        self.n, self.chunk_bytes = files.shape[0], chunk_bytes
+        if offsets.shape[0] != self.n or sizes.shape[0] != self.n:
+            raise ValueError("files, offsets and sizes differ in length")
+        for k in range(self.n):
+            if not 0 <= files[k] < len(fds):
+                raise ValueError(f"item {k} on file {files[k]} of {len(fds)}")
+            if offsets[k] < 0 or sizes[k] < smallest:
+                raise ValueError(f"item {k} of {sizes[k]} bytes at {offsets[k]}")
+
+    def __dealloc__(self):
+        PyMem_Free(self.buf)
+
+    cdef Py_ssize_t read(self, Py_ssize_t k) except -1:
+        """Reads the run of items from ``k`` into ``buf``; the item after it."""
+        cdef Py_ssize_t b = k + 1
+        cdef long long length = self.sizes[k], done = 0, got
+        cdef int fd, failure
+        while (b < self.n and self.files[b] == self.files[k]
+               and self.offsets[b] == self.offsets[b - 1] + self.sizes[b - 1]
+               and length + self.sizes[b] <= self.chunk_bytes):
+            length += self.sizes[b]
+            b += 1
+        if length > self.room:
+            PyMem_Free(self.buf)
+            self.room = max(length, self.chunk_bytes)
+            self.buf = <char*>PyMem_Malloc(self.room)
+            if self.buf == NULL:
+                self.room = 0
+                raise MemoryError()
+        fd = self.fds[self.files[k]]
+        while done < length:
+            with nogil:
+                got = pread(fd, self.buf + done, length - done, self.offsets[k] + done)
+                failure = errno if got < 0 else 0
+            if failure == EINTR:
+                PyErr_CheckSignals()  # (raises if a handler did; else read again)
+                continue
+            if failure:
+                raise OSError(failure, f"{os.strerror(failure)}: reading a spill file "
+                                       f"(descriptor {fd}) at {self.offsets[k] + done}")
+            if got == 0:
+                raise OSError(f"a spill file (descriptor {fd}) ends before offset "
+                              f"{self.offsets[k] + length}")
+            done += got
+        return b
+
+
 def numbered_spill(list fds, const int[:] files not None, const long long[:] offsets not None,
                    const long long[:] sizes not None, long long first_id,
                    Py_ssize_t chunk_bytes=1 << 20):
-    """Connections' JSON texts (``connection_json``) read from spill files and
-    given the ids ``first_id``, ``first_id + 1``, ..., as texts of about
-    ``chunk_bytes`` each, their items joined by commas: the runs of a
-    document's connection list.
-
-    Item ``k`` is ``sizes[k]`` bytes at ``offsets[k]`` of the file open as
-    ``fds[files[k]]``. Items that lie end to end on a file are read together,
-    up to ``chunk_bytes`` at once. (Compiled: connections settle out of order,
-    so most runs are a few connections, and a loop of Python per run took
-    as long as the copying.)
-    """
-    cdef Py_ssize_t n = files.shape[0], k = 0, b, j
-    cdef long long length, done, got, at
-    cdef int fd, failure
-    cdef char* buf = NULL
-    cdef Py_ssize_t room = 0
+    """Connections' JSON texts (``connection_json``) read from spill files
+    (``_Runs``) and given the ids ``first_id``, ``first_id + 1``, ..., as texts
+    of about ``chunk_bytes`` each, their items joined by commas: the runs of a
+    document's connection list."""
+    cdef _Runs runs = _Runs(fds, files, offsets, sizes, chunk_bytes, 2)
+    cdef Py_ssize_t k = 0, b, j
+    cdef long long at
     cdef _Text t = _Text()
-    if offsets.shape[0] != n or sizes.shape[0] != n:
-        raise ValueError("files, offsets and sizes differ in length")
-    try:
-        while k < n:
-            if not 0 <= files[k] < len(fds):
-                raise ValueError(f"item {k} on file {files[k]} of {len(fds)}")
-            if offsets[k] < 0 or sizes[k] < 2:
-                raise ValueError(f"item {k} of {sizes[k]} bytes at {offsets[k]}")
-            # The run: items k .. b - 1, end to end on one file.
-            b, length = k + 1, sizes[k]
-            while (b < n and files[b] == files[k] and offsets[b] == offsets[b - 1] + sizes[b - 1]
-                   and sizes[b] >= 2 and length + sizes[b] <= chunk_bytes):
-                length += sizes[b]
-                b += 1
-            if length > room:
-                PyMem_Free(buf)
-                buf = NULL
-                room = max(length, chunk_bytes)
-                buf = <char*>PyMem_Malloc(room)
-                if buf == NULL:
-                    raise MemoryError()
-            fd, done = fds[files[k]], 0
-            while done < length:
-                with nogil:
-                    got = pread(fd, buf + done, length - done, offsets[k] + done)
-                    failure = errno if got < 0 else 0
-                if failure == EINTR:
-                    PyErr_CheckSignals()  # (raises if a handler did; else read again)
-                    continue
-                if failure:
-                    raise OSError(failure, f"{os.strerror(failure)}: reading a spill file "
-                                           f"(descriptor {fd}) at {offsets[k] + done}")
-                if got == 0:
-                    raise OSError(f"a spill file (descriptor {fd}) ends before offset "
-                                  f"{offsets[k] + length}")
-                done += got
-            at = 0
-            for j in range(k, b):
-                if buf[at] != 123:  # "{"
-                    raise ValueError(f"item {j} is not a JSON object")
-                t.lit(b',{"id":' if t.size else b'{"id":')
-                t.whole(first_id + j)
-                t.lit(b",")
-                t.put(buf + at + 1, sizes[j] - 1)
-                at += sizes[j]
-            k = b
-            if t.size >= chunk_bytes:
-                yield t.result()
-                t = _Text()
-        if t.size:
+    while k < runs.n:
+        b, at = runs.read(k), 0
+        for j in range(k, b):
+            if runs.buf[at] != 123:  # "{"
+                raise ValueError(f"item {j} is not a JSON object")
+            t.lit(b',{"id":' if t.size else b'{"id":')
+            t.whole(first_id + j)
+            t.lit(b",")
+            t.put(runs.buf + at + 1, sizes[j] - 1)
+            at += sizes[j]
+        k = b
+        if t.size >= chunk_bytes:
             yield t.result()
-    finally:
-        PyMem_Free(buf)
+            t = _Text()
+    if t.size:
+        yield t.result()
+
+
+# Where a finding written before the end names its connection (``findings.judge``).
+cdef bytes _NO_CONNECTION = b'"connection":null'
+
+
+def named_spill(list fds, const int[:] files not None, const long long[:] offsets not None,
+                const long long[:] sizes not None, const long long[:] named not None,
+                Py_ssize_t chunk_bytes=1 << 20):
+    """Findings' JSON texts, written before their connections had ids
+    (``findings.judge``), read from spill files (``_Runs``) and given the ids
+    ``named`` (0: none), as texts of about ``chunk_bytes`` each, their items
+    joined by commas: runs of a document's findings list."""
+    cdef _Runs runs = _Runs(fds, files, offsets, sizes, chunk_bytes, 1)
+    cdef Py_ssize_t k = 0, b, j, cut, key = len(_NO_CONNECTION)
+    cdef long long at
+    cdef const char* item
+    cdef const char* found
+    cdef _Text t = _Text()
+    if named.shape[0] != runs.n:
+        raise ValueError("named and the items differ in length")
+    while k < runs.n:
+        b, at = runs.read(k), 0
+        for j in range(k, b):
+            item = runs.buf + at
+            found = <const char*>memmem(item, sizes[j], <const char*>_NO_CONNECTION, key)
+            if found == NULL:
+                raise ValueError(f"item {j} names no place for its connection")
+            cut = found - item + key - 4  # before "null"
+            t.lit(b"," if t.size else b"")
+            t.put(item, cut)
+            if named[j]:
+                t.whole(named[j])
+            else:
+                t.lit(b"null")
+            t.put(item + cut + 4, sizes[j] - cut - 4)
+            at += sizes[j]
+        k = b
+        if t.size >= chunk_bytes:
+            yield t.result()
+            t = _Text()
+    if t.size:
+        yield t.result()

@@ -150,7 +150,8 @@ def judge(
         if client.data_after_fin_frames or server.data_after_fin_frames:
             for f in data_after_fin(c):
                 keep(_OWN, c, f)
-        artefacts.add(c)
+        if c.duplicate_frames or c.missed_frames:
+            artefacts.add(c)
     for c, f in reuse_findings(connections, time_wait):
         keep(_REUSE, c, f)
     return judged, artefacts, named

@@ -69,15 +69,23 @@ class StillInCloseWait:
     since: float  # when this side acknowledged the peer's FIN
 
 
+# Most connections are looked at here (every FIN acked), so the words are
+# read once: a member of an enum class is a descriptor call each time.
+_SIDES_AND_PEERS = ((Side.CLIENT, Side.SERVER), (Side.SERVER, Side.CLIENT))
+_ABORT, _CLOSE_WAIT = CloseKind.ABORT, State.CLOSE_WAIT
+
+
 def close_wait_stalls(c: Connection, threshold: float) -> Iterator[Finding | StillInCloseWait]:
     """A side acked the peer's FIN but did not send its own FIN in time."""
-    for side in (Side.CLIENT, Side.SERVER):
-        peer = c.facts[side.peer]
-        if peer.fin_ack_time is None or c.close is CloseKind.ABORT:
+    if c.close is _ABORT:
+        return
+    for side, peer_side in _SIDES_AND_PEERS:
+        peer = c.facts[peer_side]
+        if peer.fin_ack_time is None:
             continue
         own_fin = c.facts[side].fin_frame
         if own_fin is None:
-            if c.end_states[side] is State.CLOSE_WAIT:
+            if c.end_states[side] is _CLOSE_WAIT:
                 frames = [f for f in (peer.fin_frame, peer.fin_ack_frame) if f is not None]
                 yield StillInCloseWait(c.id, side, frames, peer.fin_ack_time)
             continue

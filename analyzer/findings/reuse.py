@@ -9,6 +9,8 @@ from ..teardown import syn_refused_by_time_wait
 from ..vocabulary import EventKind, FindingKind, Severity, Side, State, TimeWaitEnd
 from .finding import Finding
 
+_BY_RST = TimeWaitEnd.RST  # (read once: an enum member is a descriptor call each time)
+
 MOD = 1 << 32
 HALF = 1 << 31
 RFC1337 = (
@@ -194,7 +196,8 @@ def reuse_findings(
         key = frozenset(c.four_tuple)
         previous = latest.get(key)
         latest[key] = c
-        assassinated = assassination_by_rst(c)
+        # (Called only when it can find one: most connections' TIME_WAIT ends otherwise.)
+        assassinated = c.time_wait and c.time_wait.ended_by is _BY_RST and assassination_by_rst(c)
         if assassinated:
             yield c, assassinated
         if previous is None or c.isn_client is None:

@@ -87,9 +87,13 @@ _point_at(&_side_words, _SIDE_WORDS)
 _point_at(&_kind_words, _KIND_WORDS)
 _point_at(&_state_words, _STATE_WORDS)
 _point_at(&_flag_words, _FLAG_WORDS)
-# The most an event's JSON can take: its words, numbers of up to 20
-# characters, a float as repr writes it (at most 24) and the keys around them.
+# The most an event's JSON can take: its keys (under 100 characters), its
+# words, four ints of up to 20 characters and a float as repr writes it (at
+# most 24).
 cdef Py_ssize_t _EVENT_ROOM = 512
+if 100 + 4 * 20 + 24 + sum(max(map(len, words)) for words in (
+        _SIDE_WORDS, _KIND_WORDS, _STATE_WORDS, _STATE_WORDS, _FLAG_WORDS)) > _EVENT_ROOM:
+    raise ImportError("an event's JSON may outgrow _EVENT_ROOM")
 
 
 cdef class _Text:

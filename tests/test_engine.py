@@ -104,6 +104,38 @@ def test_connections_walked_ahead_a_part_at_a_time_give_the_same_answer(
     assert parts or not json.loads(whole)["connections"]
 
 
+@pytest.mark.parametrize("after_idle", [2, 3, 4])
+def test_a_connection_zeek_splits_walked_ahead_gives_the_same_answer(
+    tmp_path, after_idle, monkeypatch
+):
+    # An hour idle: Zeek's inactivity timeout ends its record, ours goes on
+    # (an established connection may idle for two hours). Walked ahead a few
+    # segments at a time, the part where Zeek's second record begins is not
+    # the last: the replay must go on from the right position in each part.
+    path = tmp_path / "idle-then-close.pcap"
+    c, s = CLIENT, SERVER
+    pkts = _packets(1000.0, 100, close=False)
+    seq, t = 104, 1000.0 + 3600.0
+    for k in range(after_idle):
+        pkts.append(_data(t + 0.001 * k, seq, 9001))
+        seq += 1
+    for src, dst, dt, flags, sq, ack in [(c, s, 0.010, "FA", seq, 9001),
+                                         (s, c, 0.011, "FA", 9001, seq + 1),
+                                         (c, s, 0.012, "A", seq + 1, 9002)]:  # fmt: skip
+        p = Ether() / IP(src=src[0], dst=dst[0])
+        p = p / TCP(sport=src[1], dport=dst[1], flags=flags, seq=sq, ack=ack)
+        p.time = t + dt
+        pkts.append(p)
+    wrpcap(str(path), pkts)
+    whole = document(path, WHOLE_FILE)
+    assert json.loads(whole)["connections"][0]["zeek"] == {"conn_state": "SF", "history": "DFfA"}
+    for ahead in range(1, 7):
+        with monkeypatch.context() as patch:
+            patch.setattr(engine, "AHEAD_SEGMENTS", ahead)
+            for chunk in (SMALL_BATCHES, 300, 400):
+                assert document(path, chunk) == whole, (ahead, chunk)
+
+
 @pytest.mark.parametrize(
     "name",
     ["port-reuse-client-time-wait.pcap", "timewait-pileup.pcap", "duplicate-frames.pcap"],

@@ -454,12 +454,13 @@ def series_json(const double[:] times not None, const long long[:] counts not No
 
 
 cdef class _Runs:
-    """Items read back from spill files a run at a time: item ``k`` is
-    ``sizes[k]`` bytes at ``offsets[k]`` of the file open as
-    ``fds[files[k]]``; items that lie end to end on a file are read together,
-    up to ``chunk_bytes`` at once, into ``buf``. (Compiled: items settle out
-    of order, so most runs are a few items, and a loop of Python per run took
-    as long as the copying.)"""
+    """Items read back from spill files, each written into texts of about
+    ``chunk_bytes`` joined by commas (``texts``) as a subclass writes it
+    (``item``): item ``k`` is ``sizes[k]`` bytes at ``offsets[k]`` of the file
+    open as ``fds[files[k]]``. Items that lie end to end on a file are read
+    together, up to ``chunk_bytes`` at once. (Compiled: items settle out of
+    order, so most runs are a few items, and a loop of Python per run took as
+    long as the copying.)"""
 
     cdef list fds
     cdef const int[:] files
@@ -483,6 +484,28 @@ cdef class _Runs:
 
     def __dealloc__(self):
         PyMem_Free(self.buf)
+
+    def texts(self):
+        cdef Py_ssize_t k = 0, b, j
+        cdef long long at
+        cdef _Text t = _Text()
+        while k < self.n:
+            b, at = self.read(k), 0
+            for j in range(k, b):
+                if t.size:
+                    t.lit(b",")
+                self.item(t, j, self.buf + at)
+                at += self.sizes[j]
+            k = b
+            if t.size >= self.chunk_bytes:
+                yield t.result()
+                t = _Text()
+        if t.size:
+            yield t.result()
+
+    cdef int item(self, _Text t, Py_ssize_t j, const char* data) except -1:
+        """Writes item ``j``, whose bytes are ``data``."""
+        raise NotImplementedError
 
     cdef Py_ssize_t read(self, Py_ssize_t k) except -1:
         """Reads the run of items from ``k`` into ``buf``; the item after it."""
@@ -519,6 +542,46 @@ cdef class _Runs:
         return b
 
 
+cdef class _Numbered(_Runs):
+    """Connections' JSON, each given its id as its first key."""
+
+    cdef long long first_id
+
+    cdef int item(self, _Text t, Py_ssize_t j, const char* data) except -1:
+        if data[0] != 123:  # "{"
+            raise ValueError(f"item {j} is not a JSON object")
+        t.lit(b'{"id":')
+        t.whole(self.first_id + j)
+        t.lit(b",")
+        return t.put(data + 1, self.sizes[j] - 1)
+
+
+# Where a finding written before the end names its connection (``findings.judge``):
+# its third key, after two words (``Finding.as_dict``), so the first such text.
+cdef bytes _NO_CONNECTION = b'"connection":null'
+
+
+cdef class _Named(_Runs):
+    """Findings' JSON, each given the id of its connection (0: none) in place
+    of ``null`` in ``_NO_CONNECTION``."""
+
+    cdef const long long[:] named
+
+    cdef int item(self, _Text t, Py_ssize_t j, const char* data) except -1:
+        cdef Py_ssize_t key = len(_NO_CONNECTION), cut
+        cdef const char* found = <const char*>memmem(data, self.sizes[j],
+                                                     <const char*>_NO_CONNECTION, key)
+        if found == NULL:
+            raise ValueError(f"item {j} names no place for its connection")
+        cut = found - data + key - 4  # before "null"
+        t.put(data, cut)
+        if self.named[j]:
+            t.whole(self.named[j])
+        else:
+            t.lit(b"null")
+        return t.put(data + cut + 4, self.sizes[j] - cut - 4)
+
+
 def numbered_spill(list fds, const int[:] files not None, const long long[:] offsets not None,
                    const long long[:] sizes not None, long long first_id,
                    Py_ssize_t chunk_bytes=1 << 20):
@@ -526,30 +589,9 @@ def numbered_spill(list fds, const int[:] files not None, const long long[:] off
     (``_Runs``) and given the ids ``first_id``, ``first_id + 1``, ..., as texts
     of about ``chunk_bytes`` each, their items joined by commas: the runs of a
     document's connection list."""
-    cdef _Runs runs = _Runs(fds, files, offsets, sizes, chunk_bytes, 2)
-    cdef Py_ssize_t k = 0, b, j
-    cdef long long at
-    cdef _Text t = _Text()
-    while k < runs.n:
-        b, at = runs.read(k), 0
-        for j in range(k, b):
-            if runs.buf[at] != 123:  # "{"
-                raise ValueError(f"item {j} is not a JSON object")
-            t.lit(b',{"id":' if t.size else b'{"id":')
-            t.whole(first_id + j)
-            t.lit(b",")
-            t.put(runs.buf + at + 1, sizes[j] - 1)
-            at += sizes[j]
-        k = b
-        if t.size >= chunk_bytes:
-            yield t.result()
-            t = _Text()
-    if t.size:
-        yield t.result()
-
-
-# Where a finding written before the end names its connection (``findings.judge``).
-cdef bytes _NO_CONNECTION = b'"connection":null'
+    cdef _Numbered runs = _Numbered(fds, files, offsets, sizes, chunk_bytes, 2)
+    runs.first_id = first_id
+    return runs.texts()
 
 
 def named_spill(list fds, const int[:] files not None, const long long[:] offsets not None,
@@ -559,33 +601,8 @@ def named_spill(list fds, const int[:] files not None, const long long[:] offset
     (``findings.judge``), read from spill files (``_Runs``) and given the ids
     ``named`` (0: none), as texts of about ``chunk_bytes`` each, their items
     joined by commas: runs of a document's findings list."""
-    cdef _Runs runs = _Runs(fds, files, offsets, sizes, chunk_bytes, 1)
-    cdef Py_ssize_t k = 0, b, j, cut, key = len(_NO_CONNECTION)
-    cdef long long at
-    cdef const char* item
-    cdef const char* found
-    cdef _Text t = _Text()
+    cdef _Named runs = _Named(fds, files, offsets, sizes, chunk_bytes, 1)
     if named.shape[0] != runs.n:
         raise ValueError("named and the items differ in length")
-    while k < runs.n:
-        b, at = runs.read(k), 0
-        for j in range(k, b):
-            item = runs.buf + at
-            found = <const char*>memmem(item, sizes[j], <const char*>_NO_CONNECTION, key)
-            if found == NULL:
-                raise ValueError(f"item {j} names no place for its connection")
-            cut = found - item + key - 4  # before "null"
-            t.lit(b"," if t.size else b"")
-            t.put(item, cut)
-            if named[j]:
-                t.whole(named[j])
-            else:
-                t.lit(b"null")
-            t.put(item + cut + 4, sizes[j] - cut - 4)
-            at += sizes[j]
-        k = b
-        if t.size >= chunk_bytes:
-            yield t.result()
-            t = _Text()
-    if t.size:
-        yield t.result()
+    runs.named = named
+    return runs.texts()

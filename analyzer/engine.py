@@ -536,18 +536,17 @@ def _slices(seg: SegmentTable, group: np.ndarray, groups: TupleGroups):
         run = np.cumsum(np.append(0, ~same_tuple))
         first_of_run = np.searchsorted(run, run)
         repeat[by_tuple] = np.arange(len(settled)) - first_of_run
-    # Rows by repeat, then group (in any order within a group: only the
-    # groups' sizes decide the cuts, and each slice is put in frame order below).
-    key = repeat[rank] * len(settled) + rank
-    order = np.argsort(key)
-    key = key[order]
-    ends = np.flatnonzero(key[1:] != key[:-1]) + 1  # where each group but the last ends
-    repeat_ends = np.flatnonzero(key[ends] // len(settled) != key[ends - 1] // len(settled))
-    del key, rank
+    # The groups by repeat, then rank: only their sizes decide the cuts
+    # (sorting the groups, not their rows).
+    order = np.argsort(repeat, kind="stable")
+    # Where each group but the last ends, in rows:
+    ends = np.cumsum(np.bincount(rank, minlength=len(settled))[order])[:-1]
+    repeat_ends = np.flatnonzero(repeat[order][1:] != repeat[order][:-1])
     # A slice ends at the first group end where it reaches SLICE_SEGMENTS
     # segments or SLICE_GROUPS groups, or where the repeats change: found a
     # slice at a time, not a group at a time.
-    cuts: list[int] = []
+    cuts: list[int] = []  # in rows
+    group_cuts: list[int] = []  # in groups
     i = start = 0  # the slice's first group end, and its first row
     while i < len(ends):
         full = max(i, int(np.searchsorted(ends, start + SLICE_SEGMENTS)))
@@ -557,15 +556,15 @@ def _slices(seg: SegmentTable, group: np.ndarray, groups: TupleGroups):
         if cut >= len(ends):
             break
         cuts.append(int(ends[cut]))
+        group_cuts.append(cut + 1)
         start, i = cuts[-1], cut + 1
     # Each slice's rows in frame order: the rows sorted by slice, stably (a
     # slice number of 16 bits is sorted by radix).
-    sizes = np.diff([0, *cuts, len(order)])
-    slice_of = np.empty(len(order), np.uint16 if len(sizes) <= 1 << 16 else np.int64)
+    sizes = np.diff([0, *group_cuts, len(settled)])
+    slice_of = np.empty(len(settled), np.uint16 if len(sizes) <= 1 << 16 else np.int64)
     slice_of[order] = np.repeat(np.arange(len(sizes)), sizes)
-    del order
-    rows = np.argsort(slice_of, kind="stable")
-    del slice_of
+    rows = np.argsort(slice_of[rank], kind="stable")
+    del slice_of, rank
     yield from np.split(rows, cuts)
 
 

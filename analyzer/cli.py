@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from functools import partial
 
-from .allocator import fix_mmap_threshold
+from .allocator import tune_allocator
 from .analysis import Analysis, stream_analysis
 from .capture import CaptureError, read_capture
 from .output import segments as segment_output
@@ -170,7 +170,7 @@ STREAMED = {
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
     """Each capture streamed: no connection is held in memory, whatever the output."""
-    fix_mmap_threshold()
+    tune_allocator()
     ladder_of = args.conn
     out, many = sys.stdout, len(args.files) > 1 and args.format == "json" and ladder_of is None
     analyses, unreadable = [], 0

@@ -51,6 +51,7 @@ from .handoff import Handoff, ShippedSlice
 from .model import Connection
 from .numbering import FinalIds
 from .parameters import Parameters
+from .read_ahead import ReadAhead
 from .segments import SegmentTable
 from .teardown import WalkSoFar, reconstruct, walk_ahead
 from .timewait import TimeWaitLedger, TimeWaitSummary, time_wait_rows
@@ -318,6 +319,7 @@ class Engine:
         self.first_frames: list[np.ndarray] = []
         self._pool: ProcessPoolExecutor | None = None
         self._handoff: Handoff | None = None  # with the pool
+        self._reading: ReadAhead | None = None  # the capture's batches
         self._running: dict[Future, np.ndarray] = {}  # slice being walked -> its address codes
         self.ahead: dict[int, WalkedAhead] = {}  # by group
         self._ahead_at = WAITING_AHEAD_SEGMENTS  # waiting segments that make many walk ahead
@@ -337,8 +339,8 @@ class Engine:
         groups = TupleGroups(silence_for(self.params.time_wait))
         waiting = _Waiting()
         settled_at = None
-        for batch in reader:
-            batch = batch.only(ANALYSED_COLUMNS)
+        self._reading = ReadAhead(b.only(ANALYSED_COLUMNS) for b in reader)
+        for batch in self._reading:
             waiting.add(batch, groups.assign(batch))
             self._walk_ahead_if_due(waiting, groups)
             if settled_at is None:
@@ -466,6 +468,8 @@ class Engine:
                 self._absorb(walk_slice(part, *args), codes)
                 continue
             if self._pool is None:
+                if self._reading is not None:
+                    self._reading.alone()  # (``read_ahead``: why)
                 self._pool = ProcessPoolExecutor(self.workers, _fork_context())
                 self._handoff = Handoff()
             self._wait(until=2 * self.workers)

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analyzer.capture.ip import decode_ip
+from analyzer.capture.pcap_records import record_fields, record_starts
 from analyzer.capture.tcp import decode_tcp
 
 
@@ -221,3 +222,55 @@ def test_decoders_refuse_offsets_outside_the_buffer():
         decode_tcp(buf, np.array([0]), np.array([40]), np.array([65]))
     with pytest.raises(ValueError, match="outside the buffer"):
         decode_ip(buf, np.array([-1]), np.array([4]), np.array([20]), np.array([20]))
+
+
+def _records_oracle(buf: bytes, header: int, little: bool, max_caplen: int):
+    """``record_starts`` read plainly: whole records, then where reading stops."""
+    order = "little" if little else "big"
+    starts, off = [], 0
+    while off + header <= len(buf):
+        caplen = int.from_bytes(buf[off + 8 : off + 12], order)
+        if caplen > max_caplen:
+            return starts, off, off, caplen
+        if off + header + caplen > len(buf):
+            break
+        starts.append(off)
+        off += header + caplen
+    return starts, off, -1, 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    records=st.lists(st.tuples(st.integers(0, 40), st.integers(0, 2**32 - 1)), max_size=12),
+    tail=st.binary(max_size=30),
+    header=st.sampled_from([16, 24]),
+    little=st.booleans(),
+    max_caplen=st.sampled_from([0, 20, 2**32]),
+)
+def test_record_walks_read_as_plainly(records, tail, header, little, max_caplen):
+    """The compiled pcap record walks (GIL released) on records of any
+    length, a cut or impossible last one, either byte order."""
+    order = "little" if little else "big"
+    buf = b""
+    for caplen, stamp in records:
+        head = stamp.to_bytes(4, order) + (stamp // 3).to_bytes(4, order)
+        head += caplen.to_bytes(4, order) + (caplen + 7).to_bytes(4, order)
+        buf += head + bytes(header - 16) + bytes(range(caplen))
+    buf += tail
+    data = np.frombuffer(buf, np.uint8)
+    starts, off, bad, caplen = record_starts(data, header, little, max_caplen)
+    assert (starts.tolist(), off, bad, caplen) == _records_oracle(buf, header, little, max_caplen)
+    fields = [a.tolist() for a in record_fields(data, starts, little)]
+    expected = [
+        [int.from_bytes(buf[s + k : s + k + 4], order) for s in starts.tolist()]
+        for k in (0, 4, 8, 12)
+    ]
+    assert fields == expected
+
+
+def test_record_fields_refuses_a_start_outside_the_buffer():
+    buf = np.zeros(40, np.uint8)
+    with pytest.raises(IndexError, match="a record header at 30 past the buffer's 40 bytes"):
+        record_fields(buf, np.array([0, 16, 30], np.int64), True)
+    with pytest.raises(IndexError, match="at -1"):
+        record_fields(buf, np.array([-1], np.int64), True)

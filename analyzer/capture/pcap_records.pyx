@@ -34,15 +34,20 @@ def record_starts(const unsigned char[::1] buf, Py_ssize_t header, bint little,
         raise ValueError(f"a record header of {header} bytes")
     starts = np.empty(n // header + 1, np.int64)
     cdef long long[::1] out = starts
-    while off + header <= n:
-        caplen = _u32(&buf[off + 8], little)
-        if caplen > max_caplen:
-            return starts[:count].copy(), off, off, caplen
-        if off + header + caplen > n:
-            break
-        out[count] = off
-        count += 1
-        off += header + caplen
+    cdef bint impossible = False
+    with nogil:  # (a thread reads ahead while the engine works: ``read_ahead``)
+        while off + header <= n:
+            caplen = _u32(&buf[off + 8], little)
+            if caplen > max_caplen:
+                impossible = True
+                break
+            if off + header + caplen > n:
+                break
+            out[count] = off
+            count += 1
+            off += header + caplen
+    if impossible:
+        return starts[:count].copy(), off, off, caplen
     return starts[:count].copy(), off, -1, 0
 
 
@@ -56,12 +61,15 @@ def record_fields(const unsigned char[::1] buf, const long long[::1] starts, bin
     sec, frac, caplen, origlen = [np.empty(n, np.int64) for _ in range(4)]
     cdef long long[::1] s = sec, f = frac, c = caplen, o = origlen
     cdef const unsigned char* p
-    for k in range(n):
-        if starts[k] < 0 or starts[k] + 16 > buf.shape[0]:
-            raise IndexError(
-                f"a record header at {starts[k]} past the buffer's {buf.shape[0]} bytes"
-            )
-        p = &buf[starts[k]]
-        s[k], f[k] = _u32(p, little), _u32(p + 4, little)
-        c[k], o[k] = _u32(p + 8, little), _u32(p + 12, little)
+    cdef Py_ssize_t size = buf.shape[0], bad = -1
+    with nogil:
+        for k in range(n):
+            if starts[k] < 0 or starts[k] + 16 > size:
+                bad = k
+                break
+            p = &buf[starts[k]]
+            s[k], f[k] = _u32(p, little), _u32(p + 4, little)
+            c[k], o[k] = _u32(p + 8, little), _u32(p + 12, little)
+    if bad >= 0:
+        raise IndexError(f"a record header at {starts[bad]} past the buffer's {size} bytes")
     return sec, frac, caplen, origlen

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from ..allocator import fix_mmap_threshold
+from ..allocator import tune_allocator
 from ..analysis import Analysis, stream_analysis
 from ..capture import CaptureError
 from ..output.document import write_json
@@ -184,7 +184,7 @@ def analyse_capture(task: dict[str, Any]) -> dict[str, Any]:
     for its files), options, and optionally workers (processes that walk its
     connections, ``stream_analysis``) and ladders."""
     started = time.perf_counter()
-    fix_mmap_threshold()
+    tune_allocator()
     path = task["path"]
     try:
         sha256, size = file_identity(path)

@@ -18,6 +18,7 @@ All on whole arrays. Rules (docs/verdicts.md, "Connections"):
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,6 +57,53 @@ class ConnectionIndex:
 
     def __len__(self) -> int:
         return len(self.starts) - 1
+
+    def parts(self, frame: np.ndarray, connections: int) -> Iterator[ConnectionIndex]:
+        """The index cut into parts of whole 4-tuples, about ``connections``
+        connections each, the 4-tuples in order of their first segment's frame
+        (``frame``: the frames of the segments ``order`` points at).
+
+        So a slice is walked, judged and rendered a part at a time, its
+        objects still in the processor's cache, and rendered nearly in frame
+        order, as it is read back at the end (``spill``).
+        """
+        n = len(self)
+        if n <= connections:
+            yield self
+            return
+        new_tuple = np.ones(n, bool)
+        new_tuple[1:] = self.tuple_id[1:] != self.tuple_id[:-1]
+        tuple_first = np.flatnonzero(new_tuple)  # each 4-tuple's first connection
+        by_frame = np.argsort(frame[self.order[self.starts[tuple_first]]], kind="stable")
+        tuple_size = np.diff(np.append(tuple_first, n))[by_frame]
+        conn_order = _ranges(tuple_first[by_frame], tuple_size)
+        seg_size = np.diff(self.starts)[conn_order]
+        seg_order = _ranges(self.starts[conn_order], seg_size)
+        seg_start = np.append(0, np.cumsum(seg_size))
+        tuple_end = np.cumsum(tuple_size)  # connections up to each 4-tuple's end
+        a = 0
+        while a < n:
+            b = int(tuple_end[min(np.searchsorted(tuple_end, a + connections), len(tuple_end) - 1)])
+            conns, segs = conn_order[a:b], seg_order[seg_start[a] : seg_start[b]]
+            yield ConnectionIndex(
+                order=self.order[segs],
+                starts=seg_start[a : b + 1] - seg_start[a],
+                from_server=self.from_server[segs],
+                client_addr=self.client_addr[conns],
+                client_port=self.client_port[conns],
+                server_addr=self.server_addr[conns],
+                server_port=self.server_port[conns],
+                roles_inferred=self.roles_inferred[conns],
+                incarnation=self.incarnation[conns],
+                tuple_id=self.tuple_id[conns],
+            )
+            a = b
+
+
+def _ranges(starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """The positions ``starts[i] .. starts[i] + sizes[i] - 1`` of each ``i``, run after run."""
+    before = np.cumsum(sizes) - sizes
+    return np.repeat(starts - before, sizes) + np.arange(int(sizes.sum()))
 
 
 def bare_syn(flags: np.ndarray) -> np.ndarray:

@@ -222,6 +222,7 @@ def test_streamed_conn_log_equals_the_in_memory_one(workers, ahead, monkeypatch)
         records = [r for p in paths for r in analyze(p, max_connections=limit).zeek_records]
         write_conn_log(records, expected[limit])
     monkeypatch.setattr(engine, "SLICE_SEGMENTS", 64)  # many slices, some to the workers
+    monkeypatch.setattr(engine, "PART_CONNECTIONS", 2)  # each in parts
     if ahead:
         monkeypatch.setattr(engine, "AHEAD_SEGMENTS", 1)  # every group, every batch
     for limit in limits:
@@ -425,7 +426,8 @@ def _rendered(spool: ConnectionSpool, products: engine.SliceProducts) -> list[by
     """A slice's connections as its render spilled them, read back by the spool's spill."""
     spill = spool._spill
     before = len(spill)
-    spill.add(products.documents)
+    for part in products.documents:
+        spill.add(part)
     return list(spill.read(np.arange(before, len(spill))))
 
 
@@ -601,3 +603,50 @@ def test_more_slices_than_a_16_bit_number_counts(monkeypatch):
     ends = np.stack([np.arange(n), np.zeros(n, np.int64)], axis=1)  # every group its own 4-tuple
     got = [rows.tolist() for rows in engine._slices(seg, group, _Groups(ends))]
     assert got == [[n - 1 - g] for g in range(n)]
+
+
+@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: p.name)
+def test_a_slice_walked_a_few_connections_at_a_time_gives_the_same_document(path, monkeypatch):
+    # Parts of one or three connections (whole 4-tuples: a 4-tuple's
+    # incarnations are judged together), as a slice of thousands is cut.
+    whole = document(path, WHOLE_FILE)
+    for part in (1, 3):
+        monkeypatch.setattr(engine, "PART_CONNECTIONS", part)
+        assert document(path, WHOLE_FILE) == whole
+
+
+@pytest.mark.parametrize("name", ["port-reuse-client-time-wait.pcap", "timewait-pileup.pcap"])
+@pytest.mark.parametrize("size", [1, 2, 5, 1000])
+def test_index_parts_are_whole_4_tuples_in_order_of_their_first_frame(name, size):
+    from analyzer.capture.reader import read_segments
+    from analyzer.connections import index_connections
+
+    seg = read_segments(str(ROOT / "captures" / name))
+    index = index_connections(seg)
+    parts = list(index.parts(seg.frame, size))
+
+    # Each connection once: named by its segments (rows) and what the index says of it.
+    def connections(ix):
+        return [
+            (
+                tuple(ix.order[ix.starts[c] : ix.starts[c + 1]].tolist()),
+                tuple(ix.from_server[ix.starts[c] : ix.starts[c + 1]].tolist()),
+                *(int(getattr(ix, k)[c]) for k in ("client_addr", "client_port", "server_addr",
+                                                   "server_port", "roles_inferred", "incarnation",
+                                                   "tuple_id")),
+            )
+            for c in range(len(ix))
+        ]  # fmt: skip
+
+    assert sorted(c for p in parts for c in connections(p)) == sorted(connections(index))
+    tuples = [p.tuple_id.tolist() for p in parts]
+    assert len({t for ids in tuples for t in set(ids)}) == sum(len(set(ids)) for ids in tuples)
+    for ids in tuples:
+        assert ids == sorted(ids, key=ids.index)  # a 4-tuple's incarnations in a row
+        # A part closes at the first 4-tuple's end that reaches ``size``.
+        assert len(ids) - ids.count(ids[-1]) < size
+    firsts = [int(seg.frame[p.order[p.starts[k]]]) for p in parts for k in range(len(p))
+              if k == 0 or p.tuple_id[k] != p.tuple_id[k - 1]]  # fmt: skip
+    assert firsts == sorted(firsts)
+    if len(index) > size and len(set(index.tuple_id.tolist())) > 1:
+        assert len(parts) > 1

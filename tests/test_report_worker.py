@@ -68,12 +68,14 @@ def worst_first(a, limit: int) -> list[int]:
     return sorted(sorted(worst, key=lambda cid: (-worst[cid], cid))[:limit])
 
 
-@pytest.mark.parametrize("limit", [None, 3])
+@pytest.mark.parametrize(("limit", "slices", "parts"), [(None, 8, 256), (3, 8, 256), (None, 64, 2)])
 @pytest.mark.parametrize("name", NAMES)
 def test_worker_files_and_counts_equal_the_in_memory_analysis(
-    name, limit, captures, tmp_path, monkeypatch
+    name, limit, slices, parts, captures, tmp_path, monkeypatch
 ):
-    monkeypatch.setattr(engine, "SLICE_SEGMENTS", 8)  # many slices
+    # Many slices; or fewer, each rendered in parts of two connections.
+    monkeypatch.setattr(engine, "SLICE_SEGMENTS", slices)
+    monkeypatch.setattr(engine, "PART_CONNECTIONS", parts)
     path = captures / name
     options = {"max_connections": limit} if limit else {}
     a = analyze(str(path), **options)
@@ -120,7 +122,8 @@ def test_worker_files_and_counts_equal_the_in_memory_analysis(
 
 @pytest.mark.parametrize("name", NAMES)
 def test_sink_gives_back_the_connections_findings_name(name, captures, monkeypatch):
-    monkeypatch.setattr(engine, "SLICE_SEGMENTS", 8)
+    monkeypatch.setattr(engine, "SLICE_SEGMENTS", 64)
+    monkeypatch.setattr(engine, "PART_CONNECTIONS", 2)  # slices rendered in parts
     path = str(captures / name)
     a = analyze(path)
     named = sorted({f.connection for f in a.findings if f.connection is not None})

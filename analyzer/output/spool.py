@@ -52,9 +52,11 @@ class ConnectionSpool:
     def add(self, products: SliceProducts) -> None:
         self.keep(products.documents, products.first_frames)
 
-    def keep(self, rendered: Stored, first_frames: np.ndarray) -> None:
-        """What ``render`` made of a slice's connections, whose first frames these are."""
-        self._spill.add(rendered)
+    def keep(self, rendered: list[Stored], first_frames: np.ndarray) -> None:
+        """What ``render`` made of each part of a slice's connections, whose
+        first frames these are (all parts')."""
+        for part in rendered:
+            self._spill.add(part)
         self._first_frames.extend(first_frames.tolist())
 
     @property

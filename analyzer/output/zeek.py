@@ -124,11 +124,11 @@ class ConnLogSpool:
         self._ts, self._first_frame, self._end = array("d"), array("q"), array("d")
 
     def add(self, products: SliceProducts) -> None:
-        lines, keys = products.documents
-        self._spill.add(lines)
-        self._ts.extend(keys[:, 0].tolist())
-        self._first_frame.extend(keys[:, 1].astype(np.int64).tolist())
-        self._end.extend(keys[:, 2].tolist())
+        for lines, keys in products.documents:
+            self._spill.add(lines)
+            self._ts.extend(keys[:, 0].tolist())
+            self._first_frame.extend(keys[:, 1].astype(np.int64).tolist())
+            self._end.extend(keys[:, 2].tolist())
 
     def kept(self, left_out_from: int | None) -> np.ndarray:
         """Positions of the lines to write: records of connections left out by

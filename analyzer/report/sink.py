@@ -72,12 +72,13 @@ class ReportSink:
         self.render = partial(_render, self.documents.render, self.rows.render, self._drawn.writer)
 
     def add(self, products: SliceProducts) -> None:
-        documents, rows, closes, drawn, drawn_frames = products.documents
-        self.documents.keep(documents, products.first_frames)
-        self.rows.keep(rows, products.first_frames)
-        self._closes.frombytes(closes)
-        self._drawn.add(drawn)
-        self._drawn_frames.extend(drawn_frames)
+        parts = products.documents
+        self.documents.keep([documents for documents, *_ in parts], products.first_frames)
+        self.rows.keep([rows for _, rows, *_ in parts], products.first_frames)
+        for _, _, closes, drawn, drawn_frames in parts:
+            self._closes.frombytes(closes)
+            self._drawn.add(drawn)
+            self._drawn_frames.extend(drawn_frames)
 
     def closes(self, kept: np.ndarray) -> dict[str, Counter]:
         """close kind -> active closer -> connections, over the kept connections."""

@@ -298,10 +298,18 @@ class TimeWaitLedger:
                     holder=holder,
                 )
             )
-        destinations.sort(
-            key=lambda d: (-max(d.occupancy.peak, d.forecast or 0), d.client, d.server)
+        # Busiest first (the larger of the peak and the forecast), then by
+        # client and server text: sorted by numpy, tens of thousands at once.
+        peaks = np.fromiter((d.occupancy.peak for d in destinations), float, len(destinations))
+        forecasts = np.where(measurable[listed], rates[listed] * time_wait, 0.0)
+        order = np.lexsort(
+            (
+                np.array([d.server for d in destinations], str),
+                np.array([d.client for d in destinations], str),
+                -np.maximum(peaks, forecasts),
+            )
         )
-        return TimeWaitSummary(hosts, destinations)
+        return TimeWaitSummary(hosts, [destinations[k] for k in order.tolist()])
 
 
 class _Memo(dict):

@@ -131,6 +131,10 @@ def test_summary_destinations_equal_a_plain_count():
             assert g[0] == n and g[3] == counts and list(g[3]) == list(counts), name
             assert (g[1] is None) == (rate is None) and (rate is None or np.isclose(g[1], rate))
             assert (g[2] is None) == (forecast is None)
+        # Busiest first: the larger of peak and forecast; ties by client, then server.
+        busiest = {(d.client, d.server): max(d.occupancy.peak, d.forecast or 0)
+                   for d in summary.destinations}  # fmt: skip
+        assert list(got) == sorted(got, key=lambda name: (-busiest[name], *name))
 
 
 def _rows_by_hand(connections, addresses):

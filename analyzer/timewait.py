@@ -63,8 +63,10 @@ def occupancies(keys: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> dict[
     """
     if not len(keys):
         return {}
+    # (Each temporary is freed as soon as it is used: a capture's intervals
+    # are millions, and this is the end of the run's peak memory.)
     times = np.concatenate([starts, ends])
-    steps = np.concatenate([np.ones(len(starts), np.int64), -np.ones(len(ends), np.int64)])
+    steps = np.concatenate([np.ones(len(starts), np.int8), -np.ones(len(ends), np.int8)])
     key = np.concatenate([keys, keys])
     # By key, then time. The order of a key's ends and starts at one time does
     # not matter: only the count after all of them is kept (below), so a port
@@ -75,7 +77,10 @@ def occupancies(keys: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> dict[
         by_key = by_key.astype(np.uint16)  # (sorted by radix: twice lexsort's speed)
     order = order[np.argsort(by_key, kind="stable")]
     del by_key
-    times, key, total = times[order], key[order], np.cumsum(steps[order])
+    times = times[order]
+    key = key[order]
+    total = np.cumsum(steps[order], dtype=np.int64)
+    del order, steps
     first = np.flatnonzero(np.append(True, key[1:] != key[:-1]))
     before = np.append(0, total)[first]  # the running total where each key starts
     counts = total - np.repeat(before, np.diff(np.append(first, len(key))))
@@ -211,25 +216,31 @@ class TimeWaitLedger:
         syns = _in_capture_order(syn["conn"], last_connection)
         held = _in_capture_order(tw["conn"], last_connection)
         syn, tw = syn[syns], tw[held]
-        syn_time, tw_start, tw_end = syn["time"], tw["start"], tw["end"]
+        # Copied: the rows leave memory once their destinations are numbered,
+        # before the occupancies are counted (the end of the run's peak memory).
+        syn_time, tw_start, tw_end = syn["time"].copy(), tw["start"].copy(), tw["end"].copy()
         by_client = tw["by_client"].astype(bool)
+        host = np.where(by_client, tw["client"], tw["server"])
+
+        # Destinations (client, server, port) numbered over both tables at once.
+        columns = [np.concatenate([syn[k], tw[k]]) for k, _ in _DESTINATION]
+        n_syns = len(syn)
+        del syn, tw
+        names, dest = _numbered_destinations(*columns)
+        del columns
 
         # A client has many destinations, a server many clients: each address
         # text is made once (a capture's are made from its codes when asked).
         ips = _Memo(addresses)
-        host = np.where(by_client, tw["client"], tw["server"])
         host_occupancy = occupancies(host, tw_start, tw_end)
         hosts = [HostTimeWait(ips[h], host_occupancy[h]) for h in _first_appearance(host)]
         hosts.sort(key=lambda h: -h.occupancy.peak)
+        del host
 
-        # Destinations (client, server, port) numbered over both tables at once.
-        columns = [np.concatenate([syn[k], tw[k]]).astype(np.int64) for k, _ in _DESTINATION]
-        names, dest = _numbered_destinations(*columns)
-        del columns
         # Only a destination with enough new connections for a rate, or with
         # TIME_WAIT held by its client, can be listed (below): the rest (all of
         # a flood from spoofed sources) leave now, and the arrays stay small.
-        syn_dest, tw_dest = dest[: len(syns)], dest[len(syns) :]
+        syn_dest, tw_dest = dest[:n_syns], dest[n_syns:]
         opened = np.bincount(syn_dest, minlength=len(names[0]))
         listable = (opened >= MIN_CONNECTIONS_FOR_RATE) | (
             np.bincount(tw_dest[by_client], minlength=len(opened)) > 0
@@ -331,16 +342,30 @@ def _numbered_destinations(
     order) and each row's number among them: ``np.unique(axis=0)``, several
     times faster."""
     codes = np.concatenate([client, server])
-    if len(client) and codes.min() >= 0 and codes.max() < 1 << 24:
+    fits = len(client) and codes.min() >= 0 and codes.max() < 1 << 24
+    del codes
+    if fits:
         # Addresses of 24-bit codes (16 million: all but a huge flood's) and a
         # port make one 64-bit key (unsigned: a code of 2^23 or more reaches
-        # its top bit): one sort instead of three.
-        key = (
-            client.astype(np.uint64) << 40 | server.astype(np.uint64) << 16 | port.astype(np.uint64)
-        )
-        keys, number = np.unique(key, return_inverse=True)
-        names = [keys >> 40, (keys >> 16) & 0xFFFFFF, keys & 0xFFFF]
-        return [name.astype(np.int64) for name in names], number.reshape(-1)
+        # its top bit): one sort instead of three. Made in place, and
+        # numbered by one sort (np.unique holds twice as many temporaries).
+        key = client.astype(np.uint64)
+        key <<= np.uint64(24)
+        key |= server.astype(np.uint64)
+        key <<= np.uint64(16)
+        key |= port.astype(np.uint64)
+        order = np.argsort(key)
+        key = key[order]
+        new = np.empty(len(key), bool)
+        new[0] = True
+        np.not_equal(key[1:], key[:-1], out=new[1:])
+        keys = key[new]
+        del key
+        number = np.empty(len(order), np.int64)
+        number[order] = np.cumsum(new) - 1
+        names = [keys >> np.uint64(40), (keys >> np.uint64(16)) & np.uint64(0xFFFFFF),
+                 keys & np.uint64(0xFFFF)]  # fmt: skip
+        return [name.astype(np.int64) for name in names], number
     columns = [client, server, port]
     n = len(client)
     if not n:

@@ -70,17 +70,19 @@ CLOSED_MARGIN = 10.0
 # Settled groups are taken out this many times per closed silence: each time
 # costs a pass over the waiting segments.
 SETTLE_ROUNDS = 8
-# Segments walked at once: bounds the Python objects alive at any time.
+# Segments walked at once (handed to a worker at once).
 SLICE_SEGMENTS = 50_000
-# A slice's connections are walked, judged and rendered this many at a time
-# (``ConnectionIndex.parts``): their objects, about 5 KB each, then stay in
-# the processor's cache from one step to the next. A slice's 5,000 at a time
-# took a quarter longer (measured: 64, 128, 256, 1024 and all of 300k packets).
-PART_CONNECTIONS = 256
-# ... and at most this many groups: a connection's objects (events, findings,
-# Zeek's record) cost far more than its segments', and a SYN flood is all
-# connections of one or two segments.
+# ... and at most this many groups: what a slice gives back (findings, the
+# places of its spilled texts, TIME_WAIT rows) and the addresses it carries
+# grow with its connections, and a SYN flood is all connections of one or
+# two segments.
 SLICE_GROUPS = 5_000
+# A slice's connections are walked, judged, rendered and freed this many at a
+# time (``ConnectionIndex.parts``): their objects, about 5 KB a connection,
+# then stay in the processor's cache from one step to the next. 300k packets
+# in six slices took 0.76, 0.65, 0.62, 0.67 and 0.91 s of CPU in parts of 64,
+# 128, 256 and 512 connections and in one part a slice (about 5,000).
+PART_CONNECTIONS = 256
 # Slices close at the first group boundary past SLICE_SEGMENTS, so one over
 # this many times SLICE_SEGMENTS is mostly a single group.
 HUGE_SLICE_FACTOR = 4
@@ -361,6 +363,8 @@ class Engine:
         try:
             return self._run(path, chunk_bytes)
         finally:
+            if self._reading is not None:
+                self._reading.close()  # (after an error: the thread may still be reading)
             if self._pool is not None:
                 self._pool.shutdown(cancel_futures=True)
             if self._handoff is not None:

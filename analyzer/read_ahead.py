@@ -54,11 +54,15 @@ class ReadAhead(Generic[T]):
                 yield item  # type: ignore[misc]
             yield from self._source
         finally:
-            self._abandoned.set()
-            self._thread.join()
-            close = getattr(self._source, "close", None)
-            if close is not None:
-                close()
+            self.close()
+
+    def close(self) -> None:
+        """Stop the thread (once its item is made; the item is dropped) and close ``items``."""
+        self._abandoned.set()
+        self._thread.join()
+        close = getattr(self._source, "close", None)
+        if close is not None:
+            close()
 
     def _entries(self) -> Iterator[tuple[object, BaseException | None]]:
         """What the thread handed over, in order (``alone`` is called between two)."""

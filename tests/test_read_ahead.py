@@ -103,6 +103,20 @@ def test_stopping_early_stops_the_thread_and_closes_the_source():
     assert len(source.made_in) < 10_000  # it stopped, and did not read on
 
 
+def test_close_stops_a_reading_left_unfinished():
+    """An error in the engine's loop leaves the items unread: ``close`` (the
+    engine's ``run`` calls it whatever happens) stops the thread waiting to
+    hand over the next one."""
+    source = Source(10_000)
+    ahead = ReadAhead(source, 2)
+    items = iter(ahead)  # held, suspended, as a traceback may hold it
+    assert [next(items) for _ in range(5)] == [0, 1, 2, 3, 4]
+    assert _threads_alive()
+    ahead.close()
+    assert source.closed and not _threads_alive()
+    del items
+
+
 def test_the_workers_are_forked_with_no_thread_reading_ahead(monkeypatch):
     """``fork`` with another thread running can leave the child a lock held
     for ever: the engine stops the thread before it starts its workers."""
@@ -131,3 +145,20 @@ def test_the_workers_are_forked_with_no_thread_reading_ahead(monkeypatch):
     spool.close()
     assert still_reading == [True]
     assert at_fork == [[]]
+
+
+def test_an_engine_stopped_by_an_error_leaves_no_thread_reading(monkeypatch):
+    class Failing(ConnectionSpool):
+        def add(self, products):
+            raise RuntimeError("the sink failed")
+
+    # Groups settle long before the capture is read: the error comes mid-file.
+    monkeypatch.setattr(engine, "MIN_OPEN_SILENCE", 0.3)
+    monkeypatch.setattr(engine, "ESTABLISHED_SILENCE", 0.5)
+    monkeypatch.setattr(engine, "CLOSED_MARGIN", 0.05)
+    spool = Failing(connection_json_bytes)
+    path = str(ROOT / "captures" / "timewait-pileup.pcap")
+    with pytest.raises(RuntimeError, match="the sink failed"):
+        stream_analysis(path, spool, Parameters(time_wait=0.1), chunk_bytes=4096)
+    spool.close()
+    assert not _threads_alive()

@@ -124,10 +124,13 @@ def _write_list(out: TextIO, texts: Iterable[str]) -> None:
         batch.append(text)
         size += len(text)
         if size >= _WRITE_BYTES:
-            out.write(sep + ",".join(batch))
+            # (Not ``sep + text``: a text is often a megabyte, copied for a comma.)
+            out.write(sep)
+            out.write(",".join(batch))
             batch, size, sep = [], 0, ","
     if batch:
-        out.write(sep + ",".join(batch))
+        out.write(sep)
+        out.write(",".join(batch))
     out.write("]")
 
 

@@ -76,9 +76,9 @@ class ConnectionIndex:
         tuple_first = np.flatnonzero(new_tuple)  # each 4-tuple's first connection
         by_frame = np.argsort(frame[self.order[self.starts[tuple_first]]], kind="stable")
         tuple_size = np.diff(np.append(tuple_first, n))[by_frame]
-        conn_order = _ranges(tuple_first[by_frame], tuple_size)
+        conn_order = concatenated_ranges(tuple_first[by_frame], tuple_size)
         seg_size = np.diff(self.starts)[conn_order]
-        seg_order = _ranges(self.starts[conn_order], seg_size)
+        seg_order = concatenated_ranges(self.starts[conn_order], seg_size)
         seg_start = np.append(0, np.cumsum(seg_size))
         tuple_end = np.cumsum(tuple_size)  # connections up to each 4-tuple's end
         a = 0
@@ -100,7 +100,7 @@ class ConnectionIndex:
             a = b
 
 
-def _ranges(starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+def concatenated_ranges(starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     """The positions ``starts[i] .. starts[i] + sizes[i] - 1`` of each ``i``, run after run."""
     before = np.cumsum(sizes) - sizes
     return np.repeat(starts - before, sizes) + np.arange(int(sizes.sum()))

@@ -21,7 +21,7 @@ from operator import attrgetter
 import numpy as np
 
 from .blocks import Blocks
-from .connections import ConnectionIndex, first_after
+from .connections import ConnectionIndex, concatenated_ranges, first_after
 from .model import Connection, ZeekRecord
 from .segments import FIN, RST, SegmentTable
 from .zeek_session import PACKET_COLUMNS, ZeekConn, replay_span, replay_tuples
@@ -175,9 +175,7 @@ def annotate(
     first = np.fromiter(map(_START, positions), np.int64, len(recs))
     size = np.fromiter(map(_STOP, positions), np.int64, len(recs)) - first
     record_of_position = np.full(len(index.order), -1, np.int64)
-    record_of_position[np.repeat(first - np.cumsum(size) + size, size) + np.arange(size.sum())] = (
-        np.repeat(np.arange(len(recs)), size)
-    )
+    record_of_position[concatenated_ranges(first, size)] = np.repeat(np.arange(len(recs)), size)
     # Per connection of the index: its last FIN or RST, else its last segment.
     order, starts = index.order, index.starts
     pos = np.arange(len(order))

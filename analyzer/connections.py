@@ -58,6 +58,12 @@ class ConnectionIndex:
     def __len__(self) -> int:
         return len(self.starts) - 1
 
+    def first_frame_order(self, frame: np.ndarray) -> np.ndarray:
+        """The connections in order of their first frames (``frame``: the
+        frames of the segments ``order`` points at): the order ``reconstruct``
+        gives them in."""
+        return np.argsort(frame[self.order[self.starts[:-1]]], kind="stable")
+
     def parts(self, frame: np.ndarray, connections: int) -> Iterator[ConnectionIndex]:
         """The index cut into parts of whole 4-tuples, about ``connections``
         connections each, the 4-tuples in order of their first segment's frame

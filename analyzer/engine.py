@@ -227,7 +227,7 @@ def _walk_slice(seg: SegmentTable, capture_end: float, params: Parameters, rende
         )
         findings += judged
         artefacts.merge(tally)
-        syns, held = time_wait_rows(walked, seg.addresses, code)
+        syns, held = time_wait_rows(walked, code)
         syn_rows.append(syns)
         held_rows.append(held)
         first_frames.append(np.fromiter((c.id for c in walked), np.int64, len(walked)))
@@ -241,17 +241,13 @@ def _walk_slice(seg: SegmentTable, capture_end: float, params: Parameters, rende
         first_frames=np.concatenate([np.empty(0, np.int64), *first_frames]),
         findings=findings,
         artefacts=artefacts,
-        time_wait=(_joined_rows(syn_rows), _joined_rows(held_rows)),
+        time_wait=(np.concatenate(syn_rows), np.concatenate(held_rows)),
     )
     if render is None:
         products.connections, products.records = connections, records
     else:
         products.documents = documents
     return products
-
-
-def _joined_rows(tables: list[np.ndarray]) -> np.ndarray:
-    return tables[0] if len(tables) == 1 else np.concatenate(tables)
 
 
 @dataclass

@@ -40,8 +40,7 @@ def reconstruct(
     _end_time_wait_by_new_syn(connections, index.tuple_id)
     # A connection's first segment comes first in its part of the index's
     # order (with ``so_far``, there is one 4-tuple, walked in order already).
-    by_first_frame = np.argsort(seg.frame[index.order[index.starts[:-1]]], kind="stable")
-    return [connections[k] for k in by_first_frame.tolist()]
+    return [connections[k] for k in index.first_frame_order(seg.frame).tolist()]
 
 
 @dataclass(slots=True)

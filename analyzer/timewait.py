@@ -153,15 +153,12 @@ class TimeWaitSummary:
 
 
 def time_wait_rows(
-    connections: list[Connection], addresses: Sequence[str], code: dict[str, int] | None = None
+    connections: list[Connection], code: dict[str, int]
 ) -> tuple[np.ndarray, np.ndarray]:
     """What ``TimeWaitLedger`` keeps of each connection, as its two tables
-    (``_SYN_ROW``, ``_HELD_ROW``) with addresses as their codes in ``addresses``:
-    made where the slice is walked, so that the engine only renumbers them.
-    ``code``: each address text's code, if made already (a slice is walked a
-    part at a time)."""
-    if code is None:
-        code = {text: i for i, text in enumerate(addresses)}
+    (``_SYN_ROW``, ``_HELD_ROW``) with addresses as their codes (``code``:
+    address text -> its code in the slice's addresses): made where the slice
+    is walked, so that the engine only renumbers them."""
     syns = np.empty(len(connections), _SYN_ROW)
     held = np.empty(2 * len(connections), _HELD_ROW)
     n_syn, n_held = fill_rows(connections, code, syns, held)

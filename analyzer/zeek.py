@@ -201,7 +201,7 @@ def annotate(
     # ``connections`` are the index's in order of their first frames (``reconstruct``).
     if len(connections) != len(starts) - 1:
         raise ValueError(f"{len(connections)} connections for an index of {len(starts) - 1}")
-    by_first_frame = np.argsort(segments.frame[order[starts[:-1]]], kind="stable")
+    by_first_frame = index.first_frame_order(segments.frame)
     for c, k in zip(connections, np.asarray(close_record)[by_first_frame].tolist()):
         r = recs[k]
         c.zeek = {"conn_state": r.conn_state, "history": r.history}

@@ -171,7 +171,7 @@ def test_ledger_rows_equal_the_rule_by_hand(name):
         tw = TimeWait(side, 1.5 + k, 61.5 + k, None) if side else None
         made.append(dataclasses.replace(c, id=10**12 + k, isn_client=None, time_wait=tw))
     for group in (connections, made):
-        syns, held = time_wait_rows(group, addresses)
+        syns, held = time_wait_rows(group, {text: i for i, text in enumerate(addresses)})
         want_syns, want_held = _rows_by_hand(group, addresses)
         assert syns.tolist() == want_syns
         assert held.tolist() == want_held

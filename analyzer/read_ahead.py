@@ -48,7 +48,13 @@ class ReadAhead(Generic[T]):
         try:
             for item, error in self._entries():
                 if error is not None:
-                    raise error
+                    try:
+                        raise error
+                    finally:
+                        # The error's traceback holds this frame: kept here,
+                        # it would hold the traceback and every frame in it
+                        # (the engine, its sink, its spills) in a cycle.
+                        del error
                 if item is _DONE:
                     return
                 yield item  # type: ignore[misc]
@@ -60,6 +66,7 @@ class ReadAhead(Generic[T]):
         """Stop the thread (once its item is made; the item is dropped) and close ``items``."""
         self._abandoned.set()
         self._thread.join()
+        self._left.clear()  # (an error among them holds frames: see above)
         close = getattr(self._source, "close", None)
         if close is not None:
             close()

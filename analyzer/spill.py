@@ -86,9 +86,12 @@ def _write_parts(fd: int, parts: list, at: int) -> int:
 
 
 # This process's files, by spill directory. Threads of one process (a Dask
-# worker's) share them under the lock; a forked child begins its own.
+# worker's) share them under the lock; a forked child begins its own. The
+# lock is re-entrant: a spill caught in a reference cycle is released (its
+# file forgotten) when the cyclic collector runs, which may be inside
+# ``_append`` itself, at any allocation.
 _own_files: OrderedDict[str, _OwnFile] = OrderedDict()
-_own_files_lock = threading.Lock()
+_own_files_lock = threading.RLock()
 
 
 def _after_fork_in_child() -> None:
@@ -96,7 +99,7 @@ def _after_fork_in_child() -> None:
     for f in _own_files.values():
         os.close(f.fd)  # the parent's files are the parent's to write
     _own_files.clear()
-    _own_files_lock = threading.Lock()
+    _own_files_lock = threading.RLock()
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)

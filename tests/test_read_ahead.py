@@ -162,3 +162,28 @@ def test_an_engine_stopped_by_an_error_leaves_no_thread_reading(monkeypatch):
         stream_analysis(path, spool, Parameters(time_wait=0.1), chunk_bytes=4096)
     spool.close()
     assert not _threads_alive()
+
+
+def test_an_error_read_ahead_leaves_no_reference_cycle():
+    """The reader's error is raised by a frame its traceback holds: left in a
+    variable there, the traceback, the engine and its sink's spills would be
+    freed only by the cyclic collector, at any moment, files still open."""
+    import gc
+    import weakref
+
+    from analyzer.capture import CaptureError
+
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        spool = ConnectionSpool(connection_json_bytes)
+        gone = weakref.ref(spool)
+        path = str(ROOT / "tests" / "data" / "formats" / "broken" / "not-a-capture.pcap")
+        with pytest.raises(CaptureError):
+            stream_analysis(path, spool, Parameters())
+        spool.close()
+        del spool
+        assert gone() is None  # freed at once, without the cyclic collector
+    finally:
+        if collecting:
+            gc.enable()

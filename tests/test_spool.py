@@ -314,3 +314,32 @@ def test_a_spill_dropped_unclosed_gives_back_its_descriptors():
         gc.collect()
         assert not Path(directory).exists()
     assert len(os.listdir("/proc/self/fd")) <= before
+
+
+def test_a_spill_released_while_another_is_written_does_not_hang(monkeypatch):
+    """A spill caught in a reference cycle is released when the cyclic
+    collector runs: at any allocation, also inside another spill's write."""
+    import threading
+
+    from analyzer.spill import Spill
+
+    first, second = Spill(), Spill()
+    first.extend(b"x", [1])  # this process has a file in the first's directory
+    real = tempfile.mkstemp
+
+    def mkstemp(*args, **kwargs):
+        first.close()  # as the collector may, while the second's file is made
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    written = threading.Event()
+
+    def write():
+        second.extend(b"yz", [2])
+        written.set()
+
+    threading.Thread(target=write, daemon=True).start()
+    assert written.wait(10), "writing the second spill hung"
+    monkeypatch.undo()
+    assert list(second.read(np.array([0]))) == [b"yz"]
+    second.close()

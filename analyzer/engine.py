@@ -128,7 +128,7 @@ class SliceProducts:
     """
 
     first_frames: np.ndarray
-    findings: list[tuple[int, int, int, bytes, bytes]]  # ``findings.judge``
+    findings: list[tuple[int, int, int, int, bytes, bytes]]  # ``findings.judge``
     artefacts: ArtefactTally
     time_wait: tuple[np.ndarray, np.ndarray]  # ``timewait.time_wait_rows``
     connections: list[Connection] | None = None

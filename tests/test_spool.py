@@ -231,15 +231,21 @@ def test_numbered_spill_refuses_items_it_cannot_number(files, offsets, sizes, pr
 @given(
     summaries=st.lists(st.text(max_size=30), max_size=12),
     named=st.lists(st.integers(0, 2**40), min_size=12, max_size=12),
+    also=st.lists(st.integers(0, 2**40), min_size=12, max_size=12),
+    other=st.sampled_from(["previous_connection", "new_connection"]),
     chunk=st.sampled_from([2, 1 << 20]),
     seed=st.integers(0, 3),
 )
-def test_named_spill_gives_each_finding_its_connection(summaries, named, chunk, seed):
-    # A finding written before the end says "connection":null; named_spill
-    # puts the final id there (none for 0), the first such key only.
+def test_named_spill_gives_each_finding_its_connections(
+    summaries, named, also, other, chunk, seed
+):
+    # A finding written before the end says "connection":null, and null for
+    # the connection its detail names; named_spill puts the final ids there
+    # (none for 0), the first such key only. A summary may hold any text.
     texts = [
         json.dumps({"kind": "k", "severity": "info", "connection": None, "summary": s,
-                    "detail": {"connection": None}}, separators=(",", ":"))
+                    "detail": {"gap": 1.5, other: None, "x_connection": None}},
+                   separators=(",", ":"))
         for s in summaries
     ]  # fmt: skip
     data = "".join(texts).encode()
@@ -249,24 +255,31 @@ def test_named_spill_gives_each_finding_its_connection(summaries, named, chunk, 
         np.arange(len(texts)) if seed < 2 else np.random.default_rng(seed).permutation(len(texts))
     )
     ids = np.array(named[: len(texts)], np.int64)
+    others = np.array(also[: len(texts)], np.int64)
     fd = _spilled(data)
     try:
         chunks = list(named_spill([fd], np.zeros(len(texts), np.int32), offsets[order],
-                                  sizes[order], ids, chunk))  # fmt: skip
+                                  sizes[order], ids, others, chunk))  # fmt: skip
     finally:
         os.close(fd)
     got = json.loads(f"[{','.join(chunks)}]")
     assert [f["summary"] for f in got] == [summaries[i] for i in order.tolist()]
     assert [f["connection"] for f in got] == [n or None for n in ids.tolist()]
-    assert all(f["detail"] == {"connection": None} for f in got)
+    assert [f["detail"] for f in got] == [
+        {"gap": 1.5, other: n or None, "x_connection": None} for n in others.tolist()
+    ]
 
 
-def test_named_spill_refuses_a_finding_with_no_place_for_its_connection():
-    fd = _spilled(b'{"kind":"k","connection":1}')
+def test_named_spill_refuses_a_finding_with_no_place_for_its_connections():
+    fd = _spilled(b'{"kind":"k","connection":1}{"kind":"k","connection":null,"detail":{}}')
+    one, two = np.array([27], np.int64), np.array([41], np.int64)
     try:
         with pytest.raises(ValueError, match="no place for its connection"):
-            list(named_spill([fd], np.zeros(1, np.int32), np.zeros(1, np.int64),
-                             np.array([27], np.int64), np.array([5], np.int64)))  # fmt: skip
+            list(named_spill([fd], np.zeros(1, np.int32), np.zeros(1, np.int64), one,
+                             np.array([5], np.int64), np.array([0], np.int64)))  # fmt: skip
+        with pytest.raises(ValueError, match="no place for its other connection"):
+            list(named_spill([fd], np.zeros(1, np.int32), one, two,
+                             np.array([5], np.int64), np.array([6], np.int64)))  # fmt: skip
     finally:
         os.close(fd)
 

@@ -559,27 +559,44 @@ cdef class _Numbered(_Runs):
 # Where a finding written before the end names its connection (``findings.judge``):
 # its third key, after two words (``Finding.as_dict``), so the first such text.
 cdef bytes _NO_CONNECTION = b'"connection":null'
+# ... and where its detail names another (``findings._CONNECTION_FIELDS``), after
+# that: the only key that ends so. (Neither can be inside a string, where
+# every quote is escaped.)
+cdef bytes _NO_OTHER_CONNECTION = b'_connection":null'
 
 
 cdef class _Named(_Runs):
     """Findings' JSON, each given the id of its connection (0: none) in place
-    of ``null`` in ``_NO_CONNECTION``."""
+    of ``null`` in ``_NO_CONNECTION``, and the id of the connection its detail
+    names, if not 0, in place of ``null`` in ``_NO_OTHER_CONNECTION``."""
 
-    cdef const long long[:] named
+    cdef const long long[:] named, also
 
     cdef int item(self, _Text t, Py_ssize_t j, const char* data) except -1:
-        cdef Py_ssize_t key = len(_NO_CONNECTION), cut
-        cdef const char* found = <const char*>memmem(data, self.sizes[j],
-                                                     <const char*>_NO_CONNECTION, key)
-        if found == NULL:
-            raise ValueError(f"item {j} names no place for its connection")
-        cut = found - data + key - 4  # before "null"
+        cdef Py_ssize_t cut = _null_at(data, self.sizes[j], _NO_CONNECTION, j, "connection")
+        cdef Py_ssize_t other
         t.put(data, cut)
         if self.named[j]:
             t.whole(self.named[j])
         else:
             t.lit(b"null")
-        return t.put(data + cut + 4, self.sizes[j] - cut - 4)
+        if not self.also[j]:
+            return t.put(data + cut + 4, self.sizes[j] - cut - 4)
+        other = cut + 4 + _null_at(data + cut + 4, self.sizes[j] - cut - 4,
+                                   _NO_OTHER_CONNECTION, j, "other connection")
+        t.put(data + cut + 4, other - cut - 4)
+        t.whole(self.also[j])
+        return t.put(data + other + 4, self.sizes[j] - other - 4)
+
+
+cdef Py_ssize_t _null_at(const char* data, Py_ssize_t size, bytes key, Py_ssize_t j,
+                         str what) except -1:
+    """Where the ``null`` that ends ``key`` is, first in ``data`` (item ``j``,
+    where ``what`` is named)."""
+    cdef const char* found = <const char*>memmem(data, size, <const char*>key, len(key))
+    if found == NULL:
+        raise ValueError(f"item {j} names no place for its {what}")
+    return found - data + len(key) - 4
 
 
 def numbered_spill(list fds, const int[:] files not None, const long long[:] offsets not None,
@@ -596,13 +613,14 @@ def numbered_spill(list fds, const int[:] files not None, const long long[:] off
 
 def named_spill(list fds, const int[:] files not None, const long long[:] offsets not None,
                 const long long[:] sizes not None, const long long[:] named not None,
-                Py_ssize_t chunk_bytes=1 << 20):
+                const long long[:] also not None, Py_ssize_t chunk_bytes=1 << 20):
     """Findings' JSON texts, written before their connections had ids
     (``findings.judge``), read from spill files (``_Runs``) and given the ids
-    ``named`` (0: none), as texts of about ``chunk_bytes`` each, their items
-    joined by commas: runs of a document's findings list."""
+    ``named`` (0: none) and, in a detail naming another connection, ``also``
+    (0: none), as texts of about ``chunk_bytes`` each, their items joined by
+    commas: runs of a document's findings list."""
     cdef _Named runs = _Named(fds, files, offsets, sizes, chunk_bytes, 1)
-    if named.shape[0] != runs.n:
-        raise ValueError("named and the items differ in length")
-    runs.named = named
+    if named.shape[0] != runs.n or also.shape[0] != runs.n:
+        raise ValueError("named, also and the items differ in length")
+    runs.named, runs.also = named, also
     return runs.texts()

@@ -236,9 +236,7 @@ def test_numbered_spill_refuses_items_it_cannot_number(files, offsets, sizes, pr
     chunk=st.sampled_from([2, 1 << 20]),
     seed=st.integers(0, 3),
 )
-def test_named_spill_gives_each_finding_its_connections(
-    summaries, named, also, other, chunk, seed
-):
+def test_named_spill_gives_each_finding_its_connections(summaries, named, also, other, chunk, seed):
     # A finding written before the end says "connection":null, and null for
     # the connection its detail names; named_spill puts the final ids there
     # (none for 0), the first such key only. A summary may hold any text.

@@ -92,15 +92,18 @@ def occupancies(keys: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> dict[
     peaks = np.maximum.reduceat(counts, first)
     is_peak = counts == np.repeat(peaks, ends_at - first)
     top = np.minimum.reduceat(np.where(is_peak, np.arange(len(counts)), len(counts)), first)
-    out = {}
-    for k, a, b, peak, at in zip(
-        key[first].tolist(), first.tolist(), ends_at.tolist(), peaks.tolist(), top.tolist()
-    ):
-        if peak <= 0:
-            out[k] = Occupancy(times[a:b], counts[a:b], 0, float(times[a]))
-        else:
-            out[k] = Occupancy(times[a:b], counts[a:b], peak, float(times[at]))
-    return out
+    # (No peak above 0: 0 at the key's first time.)
+    peak_times = np.where(peaks > 0, times[top], times[first])
+    return {
+        k: Occupancy(times[a:b], counts[a:b], peak, at)
+        for k, a, b, peak, at in zip(
+            key[first].tolist(),
+            first.tolist(),
+            ends_at.tolist(),
+            np.maximum(peaks, 0).tolist(),
+            peak_times.tolist(),
+        )
+    }
 
 
 @dataclass
@@ -259,65 +262,80 @@ class TimeWaitLedger:
         rates = np.where(measurable, (opened - 1) / np.where(measurable, span, 1.0), np.nan)
         held = {
             side: np.bincount(tw_dest[mask], minlength=n)
-            for side, mask in ((Side.CLIENT.value, by_client), (Side.SERVER.value, ~by_client))
+            for side, mask in ((_CLIENT, by_client), (_SERVER, ~by_client))
         }
         # Where each side first held TIME_WAIT at a destination (its holders' order).
         first_held = {side: np.full(n, len(tw_dest)) for side in held}
-        for side, mask in ((Side.CLIENT.value, by_client), (Side.SERVER.value, ~by_client)):
+        for side, mask in ((_CLIENT, by_client), (_SERVER, ~by_client)):
             np.minimum.at(first_held[side], tw_dest[mask], np.flatnonzero(mask))
         client_occupancy = occupancies(tw_dest[by_client], tw_start[by_client], tw_end[by_client])
 
         # A destination is listed when its client held TIME_WAIT sockets or when
         # it opened connections at a measurable rate: the others say nothing of
         # port pressure (and a capture of many clients has many of them).
-        listed = np.flatnonzero(measurable | (held[Side.CLIENT.value] > 0))
-        # Their columns as Python values, each read once: tens of thousands of
-        # destinations are listed for a capture of many clients.
-        sides = list(held)  # client, server
-        counts = [held[side][listed].tolist() for side in sides]
-        firsts = [first_held[side][listed].tolist() for side in sides]
-        servers: dict[tuple[int, int], str] = {}  # (address, port) -> text
-        destinations = []
-        for k, (d, client, server, port, n_opened, rate, has_rate) in enumerate(
-            zip(
-                listed.tolist(),
-                *(column[listed].tolist() for column in names),
-                opened[listed].tolist(),
-                rates[listed].tolist(),
-                measurable[listed].tolist(),
-            )
-        ):
-            # Holders (client, server) in the order they first held TIME_WAIT.
-            holder = {}
-            for i in (0, 1) if firsts[0][k] <= firsts[1][k] else (1, 0):
-                if counts[i][k]:
-                    holder[sides[i]] = counts[i][k]
-            server_text = servers.get((server, port))
-            if server_text is None:
-                server_text = servers[server, port] = str(Endpoint(ips[server], port))
-            destinations.append(
-                DestinationTimeWait(
-                    client=ips[client],
-                    server=server_text,
-                    connections=n_opened,
-                    rate=rate if has_rate else None,
-                    occupancy=client_occupancy.get(d, _EMPTY),
-                    forecast=rate * time_wait if has_rate else None,
-                    holder=holder,
-                )
-            )
+        listed = np.flatnonzero(measurable | (held[_CLIENT] > 0))
+        # Their columns as Python values, each read once, and their texts:
+        # tens of thousands of destinations are listed for a capture of many clients.
+        client, server, port = (column[listed].tolist() for column in names)
+        clients = [ips[c] for c in client]
+        servers = _server_texts(server, port, ips)
+        occupancy = [client_occupancy.get(d, _EMPTY) for d in listed.tolist()]
+        has_rate, rate = measurable[listed], rates[listed]
         # Busiest first (the larger of the peak and the forecast), then by
         # client and server text: sorted by numpy, tens of thousands at once.
-        peaks = np.fromiter((d.occupancy.peak for d in destinations), float, len(destinations))
-        forecasts = np.where(measurable[listed], rates[listed] * time_wait, 0.0)
+        peaks = np.fromiter((o.peak for o in occupancy), float, len(occupancy))
         order = np.lexsort(
             (
-                np.array([d.server for d in destinations], str),
-                np.array([d.client for d in destinations], str),
-                -np.maximum(peaks, forecasts),
+                np.array(servers, str),
+                np.array(clients, str),
+                -np.maximum(peaks, np.where(has_rate, rate * time_wait, 0.0)),
             )
         )
-        return TimeWaitSummary(hosts, [destinations[k] for k in order.tolist()])
+        holders = _holders(
+            *(held[side][listed].tolist() for side in (_CLIENT, _SERVER)),
+            (first_held[_CLIENT][listed] <= first_held[_SERVER][listed]).tolist(),
+        )
+        opened, has_rate, rate = opened[listed].tolist(), has_rate.tolist(), rate.tolist()
+        destinations = [
+            DestinationTimeWait(
+                clients[k],
+                servers[k],
+                opened[k],
+                rate[k] if has_rate[k] else None,
+                occupancy[k],
+                rate[k] * time_wait if has_rate[k] else None,
+                holders[k],
+            )
+            for k in order.tolist()
+        ]
+        return TimeWaitSummary(hosts, destinations)
+
+
+_CLIENT, _SERVER = Side.CLIENT.value, Side.SERVER.value
+
+
+def _server_texts(server: list[int], port: list[int], ips: _Memo) -> list[str]:
+    """ "ip:port" of each (address code, port), each distinct one made once."""
+    texts: dict[tuple[int, int], str] = {}
+    out = []
+    for key in zip(server, port):
+        text = texts.get(key)
+        if text is None:
+            text = texts[key] = str(Endpoint(ips[key[0]], key[1]))
+        out.append(text)
+    return out
+
+
+def _holders(client: list[int], server: list[int], client_first: list[bool]) -> list[dict]:
+    """Per destination, who held TIME_WAIT there how many times (none left
+    out), the side that did first first."""
+    out = []
+    for c, s, first in zip(client, server, client_first):
+        if c and s:
+            out.append({_CLIENT: c, _SERVER: s} if first else {_SERVER: s, _CLIENT: c})
+        else:
+            out.append({_CLIENT: c} if c else {_SERVER: s} if s else {})
+    return out
 
 
 class _Memo(dict):

@@ -235,6 +235,31 @@ def test_series_text_is_the_encoders(points):
         series_json(times, np.append(counts, 1))
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            # Whole microseconds of a few seconds (a series' times share their
+            # seconds, which are written once and copied), and any other float.
+            st.tuples(st.integers(0, 3), st.integers(0, 10**6 - 1)).map(
+                lambda p: (1795435200 + p[0]) + p[1] / 1e6
+            ),
+            _floats,
+        ),
+        max_size=40,
+    ),
+    st.booleans(),
+)
+def test_series_text_of_times_sharing_their_seconds(times, ordered):
+    import numpy as np
+
+    from analyzer.output.json_text import series_json
+
+    points = [(t, k) for k, t in enumerate(sorted(times) if ordered else times)]
+    expected = json.dumps(points, separators=(",", ":"))
+    assert series_json(np.array([t for t, _ in points]), np.arange(len(points))) == expected
+
+
 def test_json_text_escapes_every_character_as_json_does():
     # Strings of plain ASCII are written as they are; every other character
     # (controls, quote, backslash, DEL, beyond ASCII) goes through json's escaping.

@@ -196,15 +196,9 @@ cdef class _Text:
         cdef long long micros
         if not isfinite(v):
             return self.text(_dumps(v))
-        if 1e-4 <= v < 8589934592.0:
-            # Capture times are whole microseconds, mostly. When the decimal
-            # of v to 6 places rounds back to v, it is repr(v): below 2^33
-            # doubles are closer than 1e-6 apart, so no shorter decimal, and
-            # no other of 6 places, rounds to v. (repr's general algorithm
-            # took more than half of the rendering.)
-            micros = llround(v * 1e6)
-            if <double>micros / 1e6 == v:
-                return self.micros(micros)
+        micros = _whole_micros(v)
+        if micros >= 0:
+            return self.micros(micros)
         s = PyOS_double_to_string(v, b"r", 0, Py_DTSF_ADD_DOT_0, NULL)
         try:
             self.put(s, strlen(s))
@@ -214,10 +208,13 @@ cdef class _Text:
 
     cdef int micros(self, long long micros) except -1:
         """``micros`` / 10^6 (not negative) with its trailing zeros cut, as repr writes it."""
-        cdef long long fraction = micros % 1000000
+        self.whole(micros // 1000000)
+        return self.fraction(micros % 1000000)
+
+    cdef int fraction(self, long long fraction) except -1:
+        """The decimal point and ``fraction`` millionths (below 10^6) as ``micros`` writes them."""
         cdef char digits[6]
         cdef int k, n = 6
-        self.whole(micros // 1000000)
         if fraction == 0:
             return self.lit(b".0")
         while fraction % 10 == 0:
@@ -440,17 +437,51 @@ def series_json(const double[:] times not None, const long long[:] counts not No
     made per point."""
     cdef _Text t = _Text()
     cdef Py_ssize_t k, n = times.shape[0]
+    cdef long long micros
+    # The whole seconds of the last time written: a series' times are sorted,
+    # and many share them (written once, a million points took half as long).
+    cdef long long second = -1
+    cdef Py_ssize_t second_at = 0, second_size = 0
     if counts.shape[0] != n:
         raise ValueError("times and counts differ in length")
     t.lit(b"[")
     for k in range(n):
         t.lit(b",[" if k else b"[")
-        t.real(times[k])
+        micros = _whole_micros(times[k])
+        if micros < 0:
+            t.real(times[k])
+        elif micros // 1000000 == second:
+            t.reserve(second_size)
+            memcpy(t.data + t.size, t.data + second_at, second_size)
+            t.size += second_size
+            t.fraction(micros % 1000000)
+        else:
+            second, second_at = micros // 1000000, t.size
+            t.micros(micros)
+            second_size = 0
+            while t.data[second_at + second_size] != 46:  # "."
+                second_size += 1
         t.lit(b",")
         t.whole(counts[k])
         t.lit(b"]")
     t.lit(b"]")
     return t.result()
+
+
+cdef inline long long _whole_micros(double v) noexcept:
+    """``v`` in whole microseconds if ``Text.micros`` of them is ``repr(v)``; else -1.
+
+    Capture times are whole microseconds, mostly. When the decimal of v to 6
+    places rounds back to v, it is repr(v): below 2^33 doubles are closer
+    than 1e-6 apart, so no shorter decimal, and no other of 6 places, rounds
+    to v. (repr's general algorithm took more than half of the rendering.)
+    """
+    cdef long long micros
+    if 1e-4 <= v < 8589934592.0:
+        micros = llround(v * 1e6)
+        if <double>micros / 1e6 == v:
+            return micros
+    return -1
 
 
 cdef class _Runs:

@@ -1,7 +1,8 @@
 """The compiled parts of teardown: the per-segment walks (analyzer/walk.pyx,
 analyzer/zeek_session.pyx), the pcap reader's walk over its records
 (analyzer/capture/pcap_records.pyx), its IP and TCP headers
-(analyzer/capture/ip_headers.pyx, tcp_headers.pyx, sharing wire.pxd), a hash index of
+(analyzer/capture/ip_headers.pyx, tcp_headers.pyx, sharing wire.pxd), address texts
+(analyzer/capture/address_texts.pyx), a hash index of
 addresses and 4-tuples (analyzer/row_index.pyx), the TIME_WAIT ledger's rows
 (analyzer/timewait_rows.pyx) and JSON text made directly (analyzer/output/json_text.pyx).
 
@@ -21,6 +22,7 @@ setup(
             "analyzer/capture/pcap_records.pyx",
             "analyzer/capture/ip_headers.pyx",
             "analyzer/capture/tcp_headers.pyx",
+            "analyzer/capture/address_texts.pyx",
             "analyzer/output/json_text.pyx",
         ],
         compiler_directives={"language_level": 3},

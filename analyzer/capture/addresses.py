@@ -14,18 +14,12 @@ capture always gets the same codes.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Sequence
 
 import numpy as np
 
 from ..row_index import RowIndex
-
-
-def address_text(key: bytes) -> str:
-    if key[:12] == b"\0" * 10 + b"\xff\xff":
-        return socket.inet_ntop(socket.AF_INET, key[12:])
-    return socket.inet_ntop(socket.AF_INET6, key)
+from .address_texts import address_texts
 
 
 class AddressTexts(Sequence):
@@ -40,13 +34,12 @@ class AddressTexts(Sequence):
     def __getitem__(self, code: int) -> str:
         if not -len(self) <= code < len(self):
             raise IndexError(f"address code {code} out of range")
-        return address_text(self._book.raw[code].tobytes())
+        return self.take(np.array([code]))[0]
 
     def take(self, codes: np.ndarray) -> list[str]:
         """The texts of many codes at once (``SegmentTable.with_own_addresses``:
         a slice's thousands; one at a time cost five times as much)."""
-        raw = self._book.raw[codes].tobytes()
-        return [address_text(raw[i : i + 16]) for i in range(0, len(raw), 16)]
+        return address_texts(self._book.raw[codes].view(np.uint8))
 
 
 class AddressBook:

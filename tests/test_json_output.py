@@ -121,6 +121,20 @@ def test_streamed_findings_text_is_the_encoders(path, limit):
         assert written_as_judged.tolist() == [False]
 
 
+@pytest.mark.parametrize("limit", [None, 3], ids=["all", "limit 3"])
+@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: p.name)
+def test_findings_read_back_from_their_json_are_the_findings(path, limit, monkeypatch):
+    # A finding whose JSON is written as it is judged waits as that JSON
+    # alone, and is made again from it when read back: the same finding as
+    # one pickled (its detail's types, floats, and both connection ids).
+    import analyzer.findings as findings
+
+    options = {} if limit is None else {"max_connections": limit}
+    from_json = analyze(str(path), **options).findings
+    monkeypatch.setattr(findings, "_json_before_numbering", lambda item: (b"", 0))
+    assert from_json == analyze(str(path), **options).findings
+
+
 # Any float the text could meet: capture times in whole microseconds (the
 # fast path), in nanoseconds, sums like a TIME_WAIT's end, tiny, huge and not finite.
 _floats = st.one_of(

@@ -7,6 +7,7 @@ settle and puts them in their final order when the capture has been read.
 
 from __future__ import annotations
 
+import json
 import pickle
 from array import array
 from collections.abc import Iterator
@@ -47,14 +48,15 @@ class FindingCollector:
 
     Until the whole capture is read a connection's id is provisional (its
     first frame); ``finish`` maps every id to the final one. Meanwhile the
-    findings wait pickled in a ``Spill``: a capture of millions of connections
-    has hundreds of thousands of them.
+    findings wait on disk (``Spill``), as their JSON but for those ids, or
+    pickled when more than that waits for the end (``judge``): a capture of
+    millions of connections has hundreds of thousands of them.
     """
 
     def __init__(self, *, time_wait: float, close_wait_threshold: float) -> None:
         self.time_wait = time_wait
         self.close_wait_threshold = close_wait_threshold
-        self._spill = Spill()
+        self._spill = Spill()  # each pickled, if its JSON could not be made yet
         self._texts = Spill()  # the JSON of each, if made as it was judged (``judge``)
         # Per finding: its place in the report (family, connection), the
         # connection it names and the one its detail names (0: none).
@@ -119,12 +121,13 @@ class FindingCollector:
 def judge(
     connections: list[Connection], *, time_wait: float, close_wait_threshold: float
 ) -> tuple[list[tuple[int, int, int, int, bytes, bytes]], ArtefactTally, set[int]]:
-    """The findings on some connections, pickled, each after its place in the
-    report (family, connection), the connection it names and the one its
-    detail names (0: none), and followed by its JSON with ``null`` for both,
-    ids being final only at the end (``json_text.named_spill`` gives them);
-    empty when more cannot be written before the end: the side is still in
-    CLOSE_WAIT. And the ids of the connections they name.
+    """The findings on some connections, each as its place in the report
+    (family, connection), the connection it names and the one its detail
+    names (0: none), then the finding pickled and its JSON with ``null`` for
+    both, ids being final only at the end (``json_text.named_spill`` gives
+    them). One of the two is empty: the JSON, when more than ids must wait
+    for the end (the side is still in CLOSE_WAIT); else the pickle. And the
+    ids of the connections they name.
 
     Every incarnation of a 4-tuple must come in one call (4-tuple reuse is
     judged between them).
@@ -133,8 +136,9 @@ def judge(
     named: set[int] = set()
 
     def keep(family: int, c: Connection, item: Finding | StillInCloseWait) -> None:
-        data = pickle.dumps(item, pickle.HIGHEST_PROTOCOL)
         text, also = _json_before_numbering(item)
+        # (Its JSON says all a finding does: it is pickled only when there is none.)
+        data = b"" if text else pickle.dumps(item, pickle.HIGHEST_PROTOCOL)
         judged.append((family, c.id, item.connection, also, data, text))
         named.add(item.connection)
 
@@ -184,6 +188,16 @@ def _json_before_numbering(item: Finding | StillInCloseWait) -> tuple[bytes, int
     return json_text(d).encode(), also
 
 
+def _numbered(f: Finding, named: int, also: int) -> Finding:
+    """A finding read back from its JSON (``judge``), given the final ids of its
+    connection and of the one its detail names (0: none)."""
+    f.connection = named or None
+    for name in _CONNECTION_FIELDS:
+        if name in f.detail:
+            f.detail[name] = also or None
+    return f
+
+
 class ReportedFindings:
     """A capture's findings in report order, read back from disk one at a time.
 
@@ -200,8 +214,14 @@ class ReportedFindings:
 
     def __iter__(self) -> Iterator[Finding]:
         yield from self._first
-        for data, named in zip(self._spill.read(self._order), self._named.tolist()):
-            yield self._judge(pickle.loads(data), named)
+        pickles, texts = self._spill.read(self._order), self._texts.read(self._order)
+        for data, text, named, also in zip(
+            pickles, texts, self._named.tolist(), self._also.tolist()
+        ):
+            if text:
+                yield _numbered(Finding.from_dict(json.loads(text)), named, also)
+            else:
+                yield self._judge(pickle.loads(data), named)
         yield from self._last
 
     def json_texts(self) -> Iterator[str]:

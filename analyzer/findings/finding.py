@@ -38,6 +38,21 @@ class Finding:
             self.advice,
         )
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Finding:
+        """Back from ``as_dict`` (or the JSON of it)."""
+        return cls(
+            _KINDS[d["kind"]],
+            _SEVERITIES[d["severity"]],
+            d["connection"],
+            d["frames"],
+            d["time"],
+            d["summary"],
+            d["detail"],
+            d["reference"],
+            d["advice"],
+        )
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "kind": self.kind.value,

@@ -135,6 +135,29 @@ def test_findings_read_back_from_their_json_are_the_findings(path, limit, monkey
     assert from_json == analyze(str(path), **options).findings
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "ascii", "latin-1", "utf-16"])
+@pytest.mark.parametrize("as_bytes", [True, False], ids=["bytes", "str"])
+def test_connection_runs_land_in_place_whatever_the_stream(encoding, as_bytes):
+    # Runs of connections' JSON in ASCII bytes go to the binary stream beneath
+    # a text stream that writes ASCII as it is (and through the text stream
+    # otherwise): either way the document is the one written from objects.
+    import io
+
+    from analyzer.output.document import connection_dict, write_json
+
+    a = analyze(str(ROOT / "captures" / "syn-meets-time-wait.pcap"))
+    expected = io.StringIO()
+    write_json(a, expected)
+    texts = [json.dumps(connection_dict(c), separators=(",", ":")) for c in a.connections]
+    runs = [",".join(texts[:1]), ",".join(texts[1:])]
+    raw = io.BytesIO()
+    out = io.TextIOWrapper(raw, encoding=encoding)
+    write_json(a, out, [r.encode() for r in runs] if as_bytes else runs)
+    out.flush()
+    assert raw.getvalue().decode(encoding) == expected.getvalue()
+    assert len(a.connections) > 1
+
+
 # Any float the text could meet: capture times in whole microseconds (the
 # fast path), in nanoseconds, sums like a TIME_WAIT's end, tiny, huge and not finite.
 _floats = st.one_of(

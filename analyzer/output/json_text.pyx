@@ -498,6 +498,7 @@ cdef class _Runs:
     cdef const long long[:] offsets, sizes
     cdef Py_ssize_t n, chunk_bytes, room
     cdef char* buf
+    cdef bint as_bytes  # the texts as ASCII bytes (else str)
 
     def __cinit__(self, list fds, const int[:] files not None,
                   const long long[:] offsets not None, const long long[:] sizes not None,
@@ -529,10 +530,10 @@ cdef class _Runs:
                 at += self.sizes[j]
             k = b
             if t.size >= self.chunk_bytes:
-                yield t.result()
+                yield t.result_bytes() if self.as_bytes else t.result()
                 t = _Text()
         if t.size:
-            yield t.result()
+            yield t.result_bytes() if self.as_bytes else t.result()
 
     cdef int item(self, _Text t, Py_ssize_t j, const char* data) except -1:
         """Writes item ``j``, whose bytes are ``data``."""
@@ -632,13 +633,14 @@ cdef Py_ssize_t _null_at(const char* data, Py_ssize_t size, bytes key, Py_ssize_
 
 def numbered_spill(list fds, const int[:] files not None, const long long[:] offsets not None,
                    const long long[:] sizes not None, long long first_id,
-                   Py_ssize_t chunk_bytes=1 << 20):
+                   Py_ssize_t chunk_bytes=1 << 20, bint as_bytes=False):
     """Connections' JSON texts (``connection_json``) read from spill files
     (``_Runs``) and given the ids ``first_id``, ``first_id + 1``, ..., as texts
     of about ``chunk_bytes`` each, their items joined by commas: the runs of a
-    document's connection list."""
+    document's connection list (``as_bytes``: as ASCII bytes, not str)."""
     cdef _Numbered runs = _Numbered(fds, files, offsets, sizes, chunk_bytes, 2)
     runs.first_id = first_id
+    runs.as_bytes = as_bytes
     return runs.texts()
 
 

@@ -76,14 +76,15 @@ class ConnectionSpool:
         for new_id, data in enumerate(self._spill.read(self._order(first_frames, start)), start):
             yield new_id, data.decode() if self._as_text else data
 
-    def json_runs(self, first_frames: np.ndarray) -> Iterator[str]:
+    def json_runs(self, first_frames: np.ndarray) -> Iterator[bytes]:
         """The kept connections' JSON texts (a spool of ``connection_json_bytes``)
-        with their ids, in id order, in texts of about _RUN_BYTES of them
+        with their ids, in id order, in ASCII texts of about _RUN_BYTES of them
         joined by commas: the items of the document's connection list (a
-        Python string per connection took a third of the writing)."""
+        Python string per connection took a third of the writing, and a
+        string per run, made and encoded again, a third of what was left)."""
         # (A generator of this spool's: its spill stays open while it is read.)
         yield from numbered_spill(
-            *self._spill.locations(self._order(first_frames, 1)), 1, _RUN_BYTES
+            *self._spill.locations(self._order(first_frames, 1)), 1, _RUN_BYTES, True
         )
 
     def _order(self, first_frames: np.ndarray, start: int) -> np.ndarray:

@@ -26,6 +26,10 @@ from .vocabulary import Side
 MIN_CONNECTIONS_FOR_RATE = 10
 MIN_SECONDS_FOR_RATE = 1.0
 
+# Who held TIME_WAIT, as the summary says it (read once: an enum member is
+# looked up through a descriptor each time).
+_CLIENT, _SERVER = Side.CLIENT.value, Side.SERVER.value
+
 
 @dataclass(slots=True)
 class Occupancy:
@@ -311,11 +315,8 @@ class TimeWaitLedger:
         return TimeWaitSummary(hosts, destinations)
 
 
-_CLIENT, _SERVER = Side.CLIENT.value, Side.SERVER.value
-
-
 def _server_texts(server: list[int], port: list[int], ips: _Memo) -> list[str]:
-    """ "ip:port" of each (address code, port), each distinct one made once."""
+    """The "ip:port" text of each (address code, port), each distinct one made once."""
     texts: dict[tuple[int, int], str] = {}
     out = []
     for key in zip(server, port):
@@ -327,8 +328,8 @@ def _server_texts(server: list[int], port: list[int], ips: _Memo) -> list[str]:
 
 
 def _holders(client: list[int], server: list[int], client_first: list[bool]) -> list[dict]:
-    """Per destination, who held TIME_WAIT there how many times (none left
-    out), the side that did first first."""
+    """Per destination, how many times each side held TIME_WAIT there (a side
+    that never did left out), the side that did first first."""
     out = []
     for c, s, first in zip(client, server, client_first):
         if c and s:

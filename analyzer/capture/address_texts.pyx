@@ -5,7 +5,7 @@ IPv4 addresses are kept mapped into IPv6 (::ffff:a.b.c.d) and written as
 IPv4; both are written by the C library's ``inet_ntop``, as
 ``socket.inet_ntop`` writes them. Every slice of a capture carries the texts
 of its own addresses, thousands each: made one at a time in Python, they took
-a twentieth of the reading process.
+0.25 s of the reading process's CPU on the 3M benchmark.
 """
 
 cimport cython

@@ -41,9 +41,9 @@ class Finding:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Finding:
         """Back from ``as_dict`` (or the JSON of it)."""
-        return cls(
-            _KINDS[d["kind"]],
-            _SEVERITIES[d["severity"]],
+        return _finding(
+            d["kind"],
+            d["severity"],
             d["connection"],
             d["frames"],
             d["time"],
@@ -72,5 +72,6 @@ _SEVERITIES = {severity.value: severity for severity in Severity}
 
 
 def _finding(kind: str, severity: str, *rest) -> Finding:
-    """A finding unpickled (``Finding.__reduce__``)."""
+    """A finding from its kind's and severity's values (unpickled,
+    ``Finding.__reduce__``, or read back, ``Finding.from_dict``)."""
     return Finding(_KINDS[kind], _SEVERITIES[severity], *rest)

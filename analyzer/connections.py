@@ -51,9 +51,13 @@ class ConnectionIndex:
 
     def tuple_bounds(self) -> list[int]:
         """Positions in ``order`` where each 4-tuple's segments start, then the end."""
+        return self.starts[np.append(self._new_tuple(), True)].tolist()
+
+    def _new_tuple(self) -> np.ndarray:
+        """Per connection: True where a 4-tuple's connections begin (they are consecutive)."""
         new_tuple = np.ones(len(self), bool)
         new_tuple[1:] = self.tuple_id[1:] != self.tuple_id[:-1]
-        return self.starts[np.append(new_tuple, True)].tolist()
+        return new_tuple
 
     def __len__(self) -> int:
         return len(self.starts) - 1
@@ -77,9 +81,7 @@ class ConnectionIndex:
         if n <= connections:
             yield self
             return
-        new_tuple = np.ones(n, bool)
-        new_tuple[1:] = self.tuple_id[1:] != self.tuple_id[:-1]
-        tuple_first = np.flatnonzero(new_tuple)  # each 4-tuple's first connection
+        tuple_first = np.flatnonzero(self._new_tuple())  # each 4-tuple's first connection
         by_frame = np.argsort(frame[self.order[self.starts[tuple_first]]], kind="stable")
         tuple_size = np.diff(np.append(tuple_first, n))[by_frame]
         conn_order = concatenated_ranges(tuple_first[by_frame], tuple_size)

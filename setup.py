@@ -3,7 +3,8 @@ analyzer/zeek_session.pyx), the pcap reader's walk over its records
 (analyzer/capture/pcap_records.pyx), its IP and TCP headers
 (analyzer/capture/ip_headers.pyx, tcp_headers.pyx, sharing wire.pxd), address texts
 (analyzer/capture/address_texts.pyx), a hash index of
-addresses and 4-tuples (analyzer/row_index.pyx), the TIME_WAIT ledger's rows
+addresses and 4-tuples (analyzer/row_index.pyx), where 4-tuple groups start
+(analyzer/group_starts.pyx), the TIME_WAIT ledger's rows
 (analyzer/timewait_rows.pyx) and JSON text made directly (analyzer/output/json_text.pyx).
 
 Everything else is in pyproject.toml; setuptools reads both.
@@ -19,6 +20,7 @@ setup(
             "analyzer/zeek_session.pyx",
             "analyzer/timewait_rows.pyx",
             "analyzer/row_index.pyx",
+            "analyzer/group_starts.pyx",
             "analyzer/capture/pcap_records.pyx",
             "analyzer/capture/ip_headers.pyx",
             "analyzer/capture/tcp_headers.pyx",

@@ -21,8 +21,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .row_index import RowIndex
-from .segments import ACK, FIN, RST, SYN, SegmentTable
+from .group_starts import (
+    ACK_FROM_HI,
+    ACK_FROM_LO,
+    FIN_FROM_HI,
+    FIN_FROM_LO,
+    RESET,
+    number_groups,
+    split_groups,
+)
+from .row_index import RowIndex, distinct_keys
+from .segments import SegmentTable
 
 _NEVER = np.iinfo(np.int64).min
 # Below this many groups the table is not worth compacting.
@@ -56,13 +65,6 @@ class Silence:
     @property
     def longest(self) -> int:
         return max(self.open_ns, self.established_ns, self.closed_ns)
-
-
-def endpoint_keys(seg: SegmentTable) -> tuple[np.ndarray, np.ndarray]:
-    """Per segment: its two endpoints as ``address code << 16 | port``, lower first."""
-    src = seg.src.astype(np.int64) << 16 | seg.sport
-    dst = seg.dst.astype(np.int64) << 16 | seg.dport
-    return np.minimum(src, dst), np.maximum(src, dst)
 
 
 def _grown(a: np.ndarray, size: int, fill) -> np.ndarray:
@@ -103,79 +105,53 @@ class TupleGroups:
         if not n:
             return np.empty(0, np.int64)
         clock = np.maximum.accumulate(np.maximum(seg.ts_ns, self.clock))
-        lo, hi = endpoint_keys(seg)
-        order = np.lexsort((hi, lo))  # by 4-tuple; stable, so frame order within
-        src = (seg.src.astype(np.int64) << 16 | seg.sport)[order]
-        lo, hi, clk, flags = lo[order], hi[order], clock[order], seg.flags[order]
-        pair_start = np.ones(n, bool)
-        pair_start[1:] = (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])
-        firsts = np.flatnonzero(pair_start)
-        sizes = np.diff(np.append(firsts, n))
-        keys = np.stack([lo[firsts], hi[firsts]], axis=1).view(np.uint64)
+        src = seg.src.astype(np.int64) << 16 | seg.sport
+        dst = seg.dst.astype(np.int64) << 16 | seg.dport
+        ends = np.stack([np.minimum(src, dst), np.maximum(src, dst)], axis=1)
+        tuple_of, firsts = distinct_keys(ends.view(np.uint64))
+        tuple_ends = ends[firsts]
         latest = np.empty(len(firsts), np.int32)
-        self._latest.lookup(keys, self._ends.view(np.uint64), latest)
+        self._latest.lookup(tuple_ends.view(np.uint64), self._ends.view(np.uint64), latest)
         # Its latest group, unless that has settled.
         open_group = latest.astype(np.int64)
         found = np.flatnonzero(latest >= 0)
         open_group[found[self._settled[latest[found]]]] = -1
-        continues = open_group >= 0
+        has_open = open_group >= 0
+        held = open_group[has_open]
+        open_clock = np.zeros(len(firsts), np.int64)
+        open_clock[has_open] = self._last_clock[held]
         carry = np.zeros(len(firsts), np.int8)
-        carry[continues] = self._state[open_group[continues]]
-        bits = _StateBits(flags, src == lo, np.repeat(firsts, sizes), np.repeat(carry, sizes))
-
-        # Each segment's predecessor on its 4-tuple: the one before it in this
-        # batch, or the open group's last segment.
-        prev = np.empty(n, np.int64)
-        prev[1:] = clk[:-1]
-        has_prev = np.ones(n, bool)
-        prev_first = np.zeros(len(firsts), np.int64)
-        prev_first[continues] = self._last_clock[open_group[continues]]
-        prev[firsts] = prev_first
-        has_prev[firsts] = continues
-        gap = clk - prev
+        carry[has_open] = self._state[held]
         silence = self.silence
-        starts_group = ~has_prev | (gap > silence.longest)
-        # A silence past the shortest limit splits a group by the group's state:
-        # decided one at a time, since each split restarts what follows.
-        shortest = min(silence.open_ns, silence.established_ns, silence.closed_ns)
-        undecided = has_prev & ~starts_group & (gap > shortest)
-        for i in np.flatnonzero(undecided).tolist():
-            if gap[i] > silence.limit(bits.before(i, starts_group)):
-                starts_group[i] = True
+        group, new, opened = split_groups(
+            tuple_of, clock, seg.flags, (src <= dst).view(np.uint8), has_open.view(np.uint8),
+            open_clock, carry, silence.open_ns, silence.established_ns, silence.closed_ns,
+        )  # fmt: skip
 
-        # New groups are numbered in (4-tuple, frame) order; segments before
-        # their 4-tuple's first new group continue its open group.
-        opened = np.cumsum(starts_group)
-        opened_before = np.repeat((opened - starts_group)[firsts], sizes)
-        group = np.where(
-            opened > opened_before,
-            self.count + opened - 1,
-            np.repeat(open_group, sizes),
-        )
-        total = self.count + int(opened[-1])
+        # New groups are numbered in (4-tuple, frame) order.
+        new_ends = tuple_ends[new["tuple"]]
+        numbered = np.lexsort((new["first"], new_ends[:, 1], new_ends[:, 0]))
+        new_id = np.empty(len(numbered), np.int64)
+        new_id[numbered] = self.count + np.arange(len(numbered))
+        total = self.count + len(numbered)
         self._last_clock = _grown(self._last_clock, total, _NEVER)
         self._ends = _grown(self._ends, total, 0)
         self._state = _grown(self._state, total, 0)
         self._settled = _grown(self._settled, total, False)
         self._pending = _grown(self._pending, total, 0)
         self._no_ahead = _grown(self._no_ahead, total, False)
-        starts = np.flatnonzero(starts_group)
-        self._ends[group[starts], 0] = lo[starts]
-        self._ends[group[starts], 1] = hi[starts]
+        self._ends[new_id] = new_ends
         self._latest.put(self._ends.view(np.uint64), self.count, total)
-        run_end = np.append(group[1:] != group[:-1], True)  # a group's last segment here
-        self._last_clock[group[run_end]] = clk[run_end]
-        self._state[group[run_end]] = bits.after(np.flatnonzero(run_end), starts_group)
+        went_on = np.flatnonzero(opened["segments"])  # 4-tuples whose open group got segments
+        touched = np.concatenate([open_group[went_on], new_id])
+        self._last_clock[touched] = np.concatenate([opened["clock"][went_on], new["clock"]])
+        self._state[touched] = np.concatenate([opened["bits"][went_on], new["bits"]])
+        self._pending[touched] += np.concatenate([opened["segments"][went_on], new["segments"]])
+        self._batch_groups = touched
         self.count = total
         self.clock = int(clock[-1])
-
-        # A group's segments are one run here (sorted by 4-tuple, then frame).
-        run_start = np.flatnonzero(np.append(True, run_end[:-1]))
-        self._batch_groups = group[run_start]
-        self._pending[self._batch_groups] += np.diff(np.append(run_start, n))
-        out = np.empty(n, np.int64)
-        out[order] = group
-        return out
+        number_groups(group, tuple_of, open_group, new_id)
+        return group
 
     def long(self, segments: int) -> np.ndarray:
         """Groups to walk ahead, once one got ``segments`` segments since it
@@ -241,58 +217,13 @@ class TupleGroups:
         return self._ends[groups, 0], self._ends[groups, 1]
 
 
-# What has happened to a group since its last bare SYN, as bits.
-_FIN_FROM_LO, _FIN_FROM_HI, _RESET, _ACK_FROM_LO, _ACK_FROM_HI = 1, 2, 4, 8, 16
-_BITS = (_FIN_FROM_LO, _FIN_FROM_HI, _RESET, _ACK_FROM_LO, _ACK_FROM_HI)
-
-
 def _closed(bits):
     """Both sides sent a FIN, or a RST passed (works on arrays too)."""
-    return ((bits & 3) == 3) | ((bits & _RESET) != 0)
+    both = FIN_FROM_LO | FIN_FROM_HI
+    return ((bits & both) == both) | ((bits & RESET) != 0)
 
 
 def _established(bits):
     """Both sides acknowledged something without SYN (works on arrays too)."""
-    both = _ACK_FROM_LO | _ACK_FROM_HI
+    both = ACK_FROM_LO | ACK_FROM_HI
     return (bits & both) == both
-
-
-class _StateBits:
-    """The state bits of a batch's segments (sorted by 4-tuple), over any range."""
-
-    def __init__(self, flags, from_lo, run_first, carry) -> None:
-        fin, rst = (flags & FIN) != 0, (flags & RST) != 0
-        acked = (flags & (SYN | ACK | RST)) == ACK
-        kinds = (fin & from_lo, fin & ~from_lo, rst, acked & from_lo, acked & ~from_lo)
-        self.counts = [np.concatenate([[0], np.cumsum(kind)]) for kind in kinds]
-        self.bare_syn = (flags & (SYN | ACK | RST)) == SYN
-        self.run_first, self.carry = run_first, carry
-
-    def _between(self, a, b):
-        """Bits over the segments [a, b)."""
-        bits = np.zeros(np.shape(a), np.int8)
-        for bit, count in zip(_BITS, self.counts):
-            bits |= np.where(count[b] > count[a], bit, 0).astype(np.int8)
-        return bits
-
-    def _since(self, restart, end, seg):
-        """Bits over [restart, end) in the 4-tuple of segment ``seg``; from the
-        4-tuple's first segment here, and what it carried in, without a restart
-        (a bare SYN or a new group)."""
-        first = self.run_first[seg]
-        own = restart >= first
-        start = np.where(own, restart, first)
-        return self._between(start, end) | np.where(own, 0, self.carry[seg])
-
-    def before(self, i: int, starts_group: np.ndarray) -> int:
-        """The bits just before segment ``i`` (with ``starts_group`` as decided so far)."""
-        first = self.run_first[i]  # only this 4-tuple's segments: no pass over the batch
-        restarts = np.flatnonzero(starts_group[first:i] | self.bare_syn[first:i])
-        restart = first + restarts[-1] if len(restarts) else -1
-        return int(self._since(np.array(restart), np.array(i), i))
-
-    def after(self, last: np.ndarray, starts_group: np.ndarray) -> np.ndarray:
-        """The bits after each segment in ``last``."""
-        restarts = starts_group | self.bare_syn
-        latest = np.maximum.accumulate(np.where(restarts, np.arange(len(restarts)), -1))
-        return self._since(latest[last], last + 1, last)

@@ -4,7 +4,8 @@ analyzer/zeek_session.pyx), the pcap reader's walk over its records
 (analyzer/capture/ip_headers.pyx, tcp_headers.pyx, sharing wire.pxd), address texts
 (analyzer/capture/address_texts.pyx), a hash index of
 addresses and 4-tuples (analyzer/row_index.pyx), where 4-tuple groups start
-(analyzer/group_starts.pyx), the TIME_WAIT ledger's rows
+(analyzer/group_starts.pyx), segment columns gathered into the walks' rows
+(analyzer/gather.pyx), the TIME_WAIT ledger's rows
 (analyzer/timewait_rows.pyx) and JSON text made directly (analyzer/output/json_text.pyx).
 
 Everything else is in pyproject.toml; setuptools reads both.
@@ -21,6 +22,7 @@ setup(
             "analyzer/timewait_rows.pyx",
             "analyzer/row_index.pyx",
             "analyzer/group_starts.pyx",
+            "analyzer/gather.pyx",
             "analyzer/capture/pcap_records.pyx",
             "analyzer/capture/ip_headers.pyx",
             "analyzer/capture/tcp_headers.pyx",

@@ -2,7 +2,7 @@
 
 The per-segment walks (``teardown``, ``zeek``) read segments in connection
 order as rows of an int64 array made from the columns (a copy, gathered by
-the order). Made a block at a time, they stay bounded however many segments
+the order: ``gather``). Made a block at a time, they stay bounded however many segments
 are walked, even inside one connection of millions of segments.
 """
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from .blocks import Blocks
 from .connections import ConnectionIndex, first_after
+from .gather import gather
 from .model import Connection, Endpoint, Event
 from .segments import SYN, SegmentTable
 from .vocabulary import EventKind, Side, State, TimeWaitEnd
@@ -101,10 +102,11 @@ def segment_rows(seg: SegmentTable, index: ConnectionIndex) -> Blocks:
     a time: ``walk.ROW_COLUMNS``, then 1 where the server sent it."""
     order, sender_is_server = index.order, index.from_server
 
+    columns = [seg.columns[name] for name in ROW_COLUMNS]
+
     def rows(a: int, b: int) -> np.ndarray:
         block = np.empty((b - a, len(ROW_COLUMNS) + 1), np.int64)
-        for k, name in enumerate(ROW_COLUMNS):
-            block[:, k] = seg.columns[name][order[a:b]]
+        gather(columns, order[a:b], block)
         block[:, -1] = sender_is_server[a:b]
         return block
 

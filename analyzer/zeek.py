@@ -22,6 +22,7 @@ import numpy as np
 
 from .blocks import Blocks
 from .connections import ConnectionIndex, concatenated_ranges, first_after
+from .gather import gather
 from .model import Connection, ZeekRecord
 from .segments import FIN, RST, SegmentTable
 from .zeek_session import PACKET_COLUMNS, ZeekConn, replay_span, replay_tuples
@@ -94,14 +95,18 @@ def _packets(seg: SegmentTable, index: ConnectionIndex) -> Blocks:
     rows of ``zeek_session.PACKET_COLUMNS`` (endpoints as address code << 16 | port)."""
     order = index.order
 
+    columns = [seg.columns[name] for name in PACKET_COLUMNS]  # "src" and "dst" are addresses
+    ports_and_times = [seg.sport, seg.dport, seg.ts_ns]
+
     def packets(a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
         rows = order[a:b]
         block = np.empty((b - a, len(PACKET_COLUMNS)), np.int64)
-        block[:, 0] = seg.src[rows].astype(np.int64) << 16 | seg.sport[rows]
-        block[:, 1] = seg.dst[rows].astype(np.int64) << 16 | seg.dport[rows]
-        for k, name in enumerate(PACKET_COLUMNS[2:], 2):
-            block[:, k] = seg.columns[name][rows]
-        return seg.ts_ns[rows] / 1e9, block
+        gather(columns, rows, block)
+        more = np.empty((b - a, 3), np.int64)
+        gather(ports_and_times, rows, more)
+        block[:, :2] <<= 16
+        block[:, :2] |= more[:, :2]
+        return more[:, 2] / 1e9, block
 
     return Blocks(len(order), packets)
 

@@ -209,6 +209,8 @@ cdef class SideWalk:
         self.facts = SideFacts()
         self.ttls = self.facts.ttls
 
+    # (Each fact has a C method besides its property: ``ConnectionWalk.connection``
+    # reads them all for every connection, and a property is looked up by name.)
     @property
     def state(self):
         return STATES[self._state]
@@ -216,11 +218,17 @@ cdef class SideWalk:
     @property
     def fin_seq(self):
         """The raw sequence number of its FIN (None: no FIN)."""
+        return self._fin_seq()
+
+    cdef inline object _fin_seq(self):
         return (self._base + self._fin_u) & MASK32 if self.has_fin and self.has_base else None
 
     @property
     def next_seq(self):
         """Its raw snd_nxt as seen (None: it never sent and was never acked)."""
+        return self._next_seq()
+
+    cdef inline object _next_seq(self):
         return (self._base + self.next_u) & MASK32 if self.has_base else None
 
     @property
@@ -292,7 +300,14 @@ cdef class ConnectionWalk:
     @property
     def events(self):
         """The events so far (``model.Events``)."""
-        return Events(PyBytes_FromStringAndSize(<char*>self._events, self._n_events * sizeof(EventRow)))
+        return self._packed_events()
+
+    cdef object _packed_events(self):
+        # (Not ``Events(...)``: its check of what it is given, in Python,
+        # cost as much as the copy. These rows are whole by construction.)
+        events = Events.__new__(Events)
+        events.packed = PyBytes_FromStringAndSize(<char*>self._events, self._n_events * sizeof(EventRow))
+        return events
 
     cdef int _add_event(self, long long frame, double now, unsigned char sender, long long flags,
                         long long seq, long long ack, long long length, int kinds) except -1:
@@ -605,8 +620,8 @@ cdef class ConnectionWalk:
             incarnation,
             self.first_frame,
             self.last_frame,
-            self.first_time,
-            self.last_time,
+            seconds(self.first_ts_ns),
+            seconds(self.last_ts_ns),
             c.isn,
             s.isn,
             self.close_kind(),
@@ -614,15 +629,17 @@ cdef class ConnectionWalk:
             self.rst_sender,
             self.half_close,
             {CLIENT: c.fin_retransmissions, SERVER: s.fin_retransmissions},
-            {CLIENT: c.state, SERVER: s.state},
+            {CLIENT: STATES[c._state], SERVER: STATES[s._state]},
             self.time_wait_record(),
-            self.events,
+            self._packed_events(),
             {CLIENT: c.packets, SERVER: s.packets},
             {CLIENT: c.payload, SERVER: s.payload},
-            _per_side(c.fin_seq, s.fin_seq),
-            _per_side(c.next_seq, s.next_seq),
-            _per_side(c.last_tsval, s.last_tsval),
-            _per_side(c.first_tsval, s.first_tsval),
+            _per_side(c._fin_seq(), s._fin_seq()),
+            _per_side(c._next_seq(), s._next_seq()),
+            _per_side(c._last_tsval if c.has_tsval else None,
+                      s._last_tsval if s.has_tsval else None),
+            _per_side(c._first_tsval if c.has_tsval else None,
+                      s._first_tsval if s.has_tsval else None),
             self.fin_resends,
             self.resets,
             self.duplicate_frames,
@@ -646,32 +663,32 @@ cdef class ConnectionWalk:
             return CloseKind.ATTEMPT
         return CloseKind.OPEN
 
-    def time_wait_record(self):
-        holders = [
-            (side, tw)
-            for side, tw in ((CLIENT, self.client), (SERVER, self.server))
-            if tw.tw_start is not None
-        ]
-        if not holders:
-            return None
-        if len(holders) == 2:
-            start = min(tw.tw_start for _, tw in holders)
-            ends = [tw.tw_end for _, tw in holders]
-            ended_by = [tw.tw_ended_by for _, tw in holders]
+    cdef object time_wait_record(self):
+        """Who holds the 4-tuple in TIME_WAIT (``model.TimeWait``), or None."""
+        cdef SideWalk c = self.client, s = self.server
+        if c.tw_start is not None and s.tw_start is not None:
+            start = min(c.tw_start, s.tw_start)
             return TimeWait(
-                side=Side.BOTH,
-                start=start,
-                end=max(e if e is not None else start + self.time_wait for e in ends),
-                ended_by=None if None in ended_by else ended_by[-1],
-                start_estimated=any(tw.tw_estimated for _, tw in holders),
+                BOTH,
+                start,
+                max(c.tw_end if c.tw_end is not None else start + self.time_wait,
+                    s.tw_end if s.tw_end is not None else start + self.time_wait),
+                None if c.tw_ended_by is None or s.tw_ended_by is None else s.tw_ended_by,
+                c.tw_estimated or s.tw_estimated,
             )
-        side, tw = holders[0]
+        if c.tw_start is not None:
+            return self._held(CLIENT, c)
+        if s.tw_start is not None:
+            return self._held(SERVER, s)
+        return None
+
+    cdef object _held(self, side, SideWalk tw):
         return TimeWait(
-            side=side,
-            start=tw.tw_start,
-            end=tw.tw_end if tw.tw_end is not None else tw.tw_start + self.time_wait,
-            ended_by=tw.tw_ended_by,
-            start_estimated=tw.tw_estimated,
+            side,
+            tw.tw_start,
+            tw.tw_end if tw.tw_end is not None else tw.tw_start + self.time_wait,
+            tw.tw_ended_by,
+            tw.tw_estimated,
         )
 
 

@@ -106,6 +106,13 @@ _CONNECTION_FIELDS = (
 )
 if tuple(f.name for f in dataclasses.fields(Connection))[: len(_CONNECTION_FIELDS)] != _CONNECTION_FIELDS:
     raise ImportError("model.Connection's fields changed: update walk.pyx (_CONNECTION_FIELDS)")
+# ... and ``SideWalk.facts`` a SideFacts its fields in this order.
+_SIDE_FACTS_FIELDS = (
+    "ttls", "last_payload_frame", "last_payload_time", "keepalive_frames", "half_close_frames",
+    "data_after_fin_frames", "fin_frame", "fin_time", "fin_ack_frame", "fin_ack_time",
+)
+if tuple(f.name for f in dataclasses.fields(SideFacts)) != _SIDE_FACTS_FIELDS:
+    raise ImportError("model.SideFacts's fields changed: update walk.pyx (_SIDE_FACTS_FIELDS)")
 
 
 cdef dict _per_side(client, server):
@@ -199,15 +206,40 @@ cdef class SideWalk:
     cdef bint has_copy
     cdef long long copy_ip_id, copy_seq, copy_ack, copy_flags, copy_len
     cdef double last_time
-    cdef public object facts
-    cdef dict ttls  # facts.ttls
+    # What its ``model.SideFacts`` will say (``facts``), kept in C: set or
+    # added to at many segments, attributes of a Python object cost a boxed
+    # number and a lookup by name each time.
+    cdef dict ttls
+    cdef list keepalive_frames, half_close_frames, data_after_fin_frames
+    cdef bint has_payload, has_fin_frame, has_fin_ack
+    cdef long long last_payload_frame, fin_frame, fin_ack_frame
+    cdef double last_payload_time, fin_time, fin_ack_time
 
     def __init__(self, int state):
         self._state = state
         self.isn = None
         self.tw_start = self.tw_ended_by = self.tw_end = None
-        self.facts = SideFacts()
-        self.ttls = self.facts.ttls
+        self.ttls = {}
+        self.keepalive_frames, self.half_close_frames, self.data_after_fin_frames = [], [], []
+
+    @property
+    def facts(self):
+        """Its ``model.SideFacts`` (holding its lists, not copies)."""
+        return self._facts()
+
+    cdef object _facts(self):
+        return SideFacts(
+            self.ttls,
+            self.last_payload_frame if self.has_payload else None,
+            self.last_payload_time if self.has_payload else None,
+            self.keepalive_frames,
+            self.half_close_frames,
+            self.data_after_fin_frames,
+            self.fin_frame if self.has_fin_frame else None,
+            self.fin_time if self.has_fin_frame else None,
+            self.fin_ack_frame if self.has_fin_ack else None,
+            self.fin_ack_time if self.has_fin_ack else None,
+        )
 
     # (Each fact has a C method besides its property: ``ConnectionWalk.connection``
     # reads them all for every connection, and a property is looked up by name.)
@@ -421,12 +453,11 @@ cdef class ConnectionWalk:
             and (s._state == ESTABLISHED or s._state == CLOSE_WAIT)
         ):
             kinds |= K_KEEPALIVE
-            s.facts.keepalive_frames.append(frame)
+            s.keepalive_frames.append(frame)
         if new_data:
             kinds |= self._new_data(s, r, frame, u, length)
             s.has_data_end, s.data_end_u = True, u + length
-            s.facts.last_payload_frame = frame
-            s.facts.last_payload_time = now
+            s.has_payload, s.last_payload_frame, s.last_payload_time = True, frame, now
         if not flags & RST:
             # A RST takes no sequence space; one made by a kernel with no
             # socket carries another connection's numbers.
@@ -455,12 +486,12 @@ cdef class ConnectionWalk:
 
     cdef int _new_data(self, SideWalk s, SideWalk r, long long frame, long long u, long long length):
         if s.has_fin and u + length > s._fin_u:
-            s.facts.data_after_fin_frames.append(frame)
+            s.data_after_fin_frames.append(frame)
             return K_DATA_AFTER_FIN
         if r.has_fin:
             self.half_close = True
-            first = not s.facts.half_close_frames
-            s.facts.half_close_frames.append(frame)
+            first = not s.half_close_frames
+            s.half_close_frames.append(frame)
             return K_HALF_CLOSE_DATA if first else 0
         return 0
 
@@ -504,9 +535,8 @@ cdef class ConnectionWalk:
         if r.fin_acked:
             return kinds
         r.fin_acked = True
-        if r.facts.fin_ack_frame is None:
-            r.facts.fin_ack_frame = frame
-            r.facts.fin_ack_time = now
+        if not r.has_fin_ack:
+            r.has_fin_ack, r.fin_ack_frame, r.fin_ack_time = True, frame, now
         r._state = step(r._state, FIN_ACKED)
         if r._state == TIME_WAIT:
             self._enter_time_wait(r, now, False)
@@ -523,7 +553,7 @@ cdef class ConnectionWalk:
         cdef int kinds, before
         if not s.has_fin:
             s.has_fin, s._fin_u = True, fin_u
-            s.facts.fin_frame, s.facts.fin_time = frame, now
+            s.has_fin_frame, s.fin_frame, s.fin_time = True, frame, now
             kinds = K_FIN
             crossing = False
             if self.first_fin_side is None:
@@ -644,7 +674,7 @@ cdef class ConnectionWalk:
             self.resets,
             self.duplicate_frames,
             self.missed_frames,
-            {CLIENT: c.facts, SERVER: s.facts},
+            {CLIENT: c._facts(), SERVER: s._facts()},
         )
 
     def close_kind(self):

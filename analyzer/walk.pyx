@@ -209,7 +209,8 @@ cdef class SideWalk:
     # What its ``model.SideFacts`` will say (``facts``), kept in C: set or
     # added to at many segments, attributes of a Python object cost a boxed
     # number and a lookup by name each time.
-    cdef dict ttls
+    cdef dict ttls  # but for the last TTL's run of segments (``count_ttl``)
+    cdef long long ttl, ttl_seen  # the TTL of its last segment, and how many before it had it
     cdef list keepalive_frames, half_close_frames, data_after_fin_frames
     cdef bint has_payload, has_fin_frame, has_fin_ack
     cdef long long last_payload_frame, fin_frame, fin_ack_frame
@@ -227,7 +228,18 @@ cdef class SideWalk:
         """Its ``model.SideFacts`` (holding its lists, not copies)."""
         return self._facts()
 
+    cdef int count_ttl(self) except -1:
+        """Count the run of segments with its last TTL in ``ttls`` (a TTL
+        seldom changes: a dict updated per segment cost a tenth of the walk).
+        A TTL is a key from its first segment's run on, so keys keep the order
+        TTLs were first seen in."""
+        if self.ttl_seen:
+            self.ttls[self.ttl] = self.ttls.get(self.ttl, 0) + self.ttl_seen
+            self.ttl_seen = 0
+        return 0
+
     cdef object _facts(self):
+        self.count_ttl()
         return SideFacts(
             self.ttls,
             self.last_payload_frame if self.has_payload else None,
@@ -434,8 +446,10 @@ cdef class ConnectionWalk:
                 s.has_tsval = True
                 s._first_tsval = row[i, TSVAL]
         if not flags & RST:
-            ttl = row[i, TTL]
-            s.ttls[ttl] = s.ttls.get(ttl, 0) + 1
+            if row[i, TTL] != s.ttl or not s.ttl_seen:
+                s.count_ttl()
+                s.ttl = row[i, TTL]
+            s.ttl_seen += 1
 
         if flags & SYN:
             kinds |= self._syn(s, r, flags, seq)

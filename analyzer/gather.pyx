@@ -4,7 +4,9 @@
 The per-segment walks (``teardown``, ``zeek``) read segments in connection
 order as rows of an int64 array (``blocks``). Gathered by numpy, each column
 went through a temporary array and a second, strided copy into the block,
-with a numpy call per column and block: a tenth of the walks' time.
+with a numpy call per column and block. On 3M packets, in one process, the
+walk's rows took 0.24 s that way and take 0.15 s; Zeek's, whose random reads
+are most of their cost, 0.26 and 0.25 s.
 """
 
 cimport cython

@@ -7,7 +7,8 @@ comes after a silence longer than the limit for its group's state
 (``grouping.Silence``). The state is what has happened since the group's
 last restart (its first segment or a bare SYN), as bits: ``FIN_FROM_LO``
 ... ``ACK_FROM_HI``. Array code made two dozen passes over the batch and
-sorted it by 4-tuple: most of the main process's time after reading.
+sorted it by 4-tuple: 0.75 s of the main process on 3M packets, against
+0.45 s for the whole of ``TupleGroups.assign`` with this pass.
 """
 
 cimport cython
@@ -16,7 +17,7 @@ import numpy as np
 
 from .segments import ACK, FIN, RST, SYN
 
-# What has happened to a group since its last bare SYN, as bits.
+# What has happened to a group since its last restart, as bits.
 cdef enum:
     _FIN_FROM_LO = 1
     _FIN_FROM_HI = 2

@@ -128,8 +128,7 @@ def distinct_keys(const unsigned long long[:, ::1] keys):
     """Which distinct key each row of ``keys`` holds: (``which``, ``firsts``),
     keys numbered in order of first appearance, ``firsts[k]`` the first row
     holding key ``k``, so ``keys[firsts[which[i]]]`` is ``keys[i]``. (A pass
-    with a hash table: sorting the rows to find equal keys took most of the
-    time of putting a batch of segments in their 4-tuple groups.)"""
+    with a hash table, where finding a batch's 4-tuples sorted its segments.)"""
     cdef Py_ssize_t n = keys.shape[0], size = 1024, i, count = 0
     if keys.shape[1] != 2:
         raise ValueError(f"keys of {keys.shape[1]} columns, not 2")

@@ -230,7 +230,8 @@ cdef class SideWalk:
 
     cdef int count_ttl(self) except -1:
         """Count the run of segments with its last TTL in ``ttls`` (a TTL
-        seldom changes: a dict updated per segment cost a tenth of the walk).
+        seldom changes: a dict updated per segment took a quarter of the time
+        of walking the segments).
         A TTL is a key from its first segment's run on, so keys keep the order
         TTLs were first seen in."""
         if self.ttl_seen:
@@ -253,8 +254,9 @@ cdef class SideWalk:
             self.fin_ack_time if self.has_fin_ack else None,
         )
 
-    # (Each fact has a C method besides its property: ``ConnectionWalk.connection``
-    # reads them all for every connection, and a property is looked up by name.)
+    # (``fin_seq`` and ``next_seq`` have C methods besides their properties:
+    # ``ConnectionWalk.connection`` reads them for every connection, and a
+    # property is looked up by name.)
     @property
     def state(self):
         return STATES[self._state]

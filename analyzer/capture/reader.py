@@ -218,29 +218,31 @@ class CaptureReader:
         captured_end = batch.data_off + batch.caplen
         wire_len = batch.origlen - (net - batch.data_off)
         is_ip = np.flatnonzero(version > 0)
-        ip = decode_ip(batch.buf, net[is_ip], version[is_ip], captured_end[is_ip], wire_len[is_ip])
+        ip = decode_ip(batch.buf, *(_at(a, is_ip) for a in (net, version, captured_end, wire_len)))
         tcp_ip = ip.ok & (ip.proto == PROTO_TCP)
         info.fragments += int(np.count_nonzero(ip.ok & ip.fragment))
         whole = np.flatnonzero(tcp_ip & ~ip.fragment)
-        rec = is_ip[whole]
-        tcp = decode_tcp(batch.buf, ip.l4_off[whole], ip.l4_len[whole], captured_end[rec])
+        rec = _at(is_ip, whole)
+        tcp = decode_tcp(
+            batch.buf, _at(ip.l4_off, whole), _at(ip.l4_len, whole), _at(captured_end, rec)
+        )
         info.undecodable += int(np.count_nonzero(~tcp.ok))
         keep = np.flatnonzero(tcp.ok)
-        rec, whole = rec[keep], whole[keep]
+        rec, whole = _at(rec, keep), _at(whole, keep)
         info.tcp_segments += len(rec)
         info.non_tcp_frames = info.frames - info.tcp_segments - info.fragments - info.undecodable
 
         # Source and destination share one sort: most addresses are both.
-        both = self.addresses.encode(np.concatenate([ip.src[whole], ip.dst[whole]]))
+        both = self.addresses.encode(np.concatenate([_at(ip.src, whole), _at(ip.dst, whole)]))
         values = {
             "frame": first_frame + rec,
-            "ts_ns": batch.ts_ns[rec],
-            "interface": batch.interface[rec],
-            "ip_version": version[is_ip][whole],
+            "ts_ns": _at(batch.ts_ns, rec),
+            "interface": _at(batch.interface, rec),
+            "ip_version": _at(_at(version, is_ip), whole),
             "src": both[: len(whole)],
             "dst": both[len(whole) :],
-            "ttl": ip.ttl[whole],
-            "ip_id": ip.ip_id[whole],
+            "ttl": _at(ip.ttl, whole),
+            "ip_id": _at(ip.ip_id, whole),
         }
         for name in [
             "sport",
@@ -256,9 +258,16 @@ class CaptureReader:
             "wscale",
             "sack_perm",
         ]:
-            values[name] = getattr(tcp, name)[keep]
+            values[name] = _at(getattr(tcp, name), keep)
         columns = {name: values[name].astype(dtype, copy=False) for name, dtype in COLUMNS.items()}
         return SegmentTable(columns, self.addresses.texts)
+
+
+def _at(a: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``a[rows]`` for ascending ``rows`` (``np.flatnonzero``): ``a`` itself when
+    they are all of its rows, as in a capture of TCP only (a copy of every
+    column of every batch, several times, was a tenth of the reading)."""
+    return a if len(rows) == len(a) else a[rows]
 
 
 @dataclass

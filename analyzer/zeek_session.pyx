@@ -117,13 +117,14 @@ cdef class ZeekEndpoint:
     cdef public long long pkts
     cdef public long long addr
     cdef public int port
+    cdef readonly long long key  # address code << 16 | port
 
     def __init__(self, bint is_orig, long long endpoint):
         self.is_orig = is_orig
         self.state = self.prev_state = INACTIVE
-        self.thresholds = {}
         self.peer = self
         self.reasm = Reassembler()
+        self.key = endpoint
         self.addr = endpoint >> 16
         self.port = endpoint & 0xFFFF
 
@@ -168,7 +169,9 @@ cdef class ZeekConn:
     cdef object sim  # zeek._Options
     cdef public long long first_frame
     cdef public Py_ssize_t start  # the position of its first packet in the order being replayed
-    cdef dict by_key
+    # Its endpoints as made: the sender of its first packet, then the receiver
+    # (``orig`` and ``resp`` change places when Zeek flips the roles).
+    cdef ZeekEndpoint sender, receiver
     cdef public ZeekEndpoint orig, resp
     cdef public list history
     cdef long long seen
@@ -189,7 +192,7 @@ cdef class ZeekConn:
         b = ZeekEndpoint(False, receiver)
         sport, dport = sender & 0xFFFF, receiver & 0xFFFF
         a.peer, b.peer = b, a
-        self.by_key = {sender: a, receiver: b}
+        self.sender, self.receiver = a, b
         self.orig, self.resp = a, b
         self.history = []
         self.start_time = self.last_time = t
@@ -350,7 +353,8 @@ cdef class ZeekConn:
     cdef void packet(self, long long key, double t, long long flags, long long seq,
                      long long ack, long long length, long long window):
         """TCPSessionAdapter::Process for one packet."""
-        cdef ZeekEndpoint ep = self.by_key[key]
+        # (A 4-tuple whose two endpoints are one: its packets are all the receiver's.)
+        cdef ZeekEndpoint ep = self.receiver if key == self.receiver.key else self.sender
         cdef ZeekEndpoint peer = ep.peer
         cdef bint is_orig = ep.is_orig
         cdef bint syn = flags & SYN, fin = flags & FIN, rst = flags & RST, has_ack = flags & ACK

@@ -110,7 +110,7 @@ cdef class ZeekEndpoint:
     cdef public bint did_close
     cdef public long long hist_syn, hist_fin, hist_rst
     cdef public object counts  # per log-scaled letter (C, T, W, G), or None
-    cdef public dict thresholds
+    cdef public dict thresholds  # the count that adds each letter next, or None (as counts)
     cdef public ZeekEndpoint peer
     cdef public bint first_seen
     cdef public Reassembler reasm

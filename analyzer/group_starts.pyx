@@ -89,16 +89,18 @@ def split_groups(
     current_array = np.full(tuples, _NONE, np.int64)
     previous_array = np.empty(tuples, np.int64)
     bits_array = np.empty(tuples, np.int8)
+    # Per new group (at most one a segment) and per 4-tuple's open group.
     new = {name: np.empty(n, np.int64) for name in ("tuple", "first", "segments", "clock")}
-    new_bits_array = np.empty(n, np.int8)
-    opened = {"segments": np.zeros(tuples, np.int64), "clock": np.array(open_clock)}
-    opened_bits_array = np.array(carry)
+    new["bits"] = np.empty(n, np.int8)
+    opened = {"segments": np.zeros(tuples, np.int64), "clock": np.array(open_clock),
+              "bits": np.array(carry)}
     cdef long long[::1] group = group_array, current = current_array, previous = previous_array
-    cdef signed char[::1] state = bits_array, new_bits = new_bits_array
-    cdef signed char[::1] open_bits = opened_bits_array
+    cdef signed char[::1] state = bits_array
     cdef long long[::1] new_tuple = new["tuple"], new_first = new["first"]
     cdef long long[::1] new_segments = new["segments"], new_clock = new["clock"]
+    cdef signed char[::1] new_bits = new["bits"]
     cdef long long[::1] open_segments = opened["segments"], open_last = opened["clock"]
+    cdef signed char[::1] open_bits = opened["bits"]
     cdef long long t, now, cur
     cdef signed char bits
     cdef bint starts
@@ -130,10 +132,8 @@ def split_groups(
             else:
                 new_segments[cur] += 1
                 new_clock[cur], new_bits[cur] = now, bits
-    news = {name: a[:m].copy() for name, a in new.items()}  # (a view would hold all n)
-    news["bits"] = new_bits_array[:m].copy()
-    opened["bits"] = opened_bits_array
-    return group_array, news, opened
+    # (The new groups' arrays copied: a view would hold all n rows.)
+    return group_array, {name: a[:m].copy() for name, a in new.items()}, opened
 
 
 @cython.boundscheck(False)

@@ -254,7 +254,7 @@ cdef class SideWalk:
             self.fin_ack_time if self.has_fin_ack else None,
         )
 
-    # (``fin_seq`` and ``next_seq`` have C methods besides their properties:
+    # (Each fact below has a C method besides its property:
     # ``ConnectionWalk.connection`` reads them for every connection, and a
     # property is looked up by name.)
     @property
@@ -279,10 +279,16 @@ cdef class SideWalk:
 
     @property
     def first_tsval(self):
+        return self._known_first_tsval()
+
+    cdef inline object _known_first_tsval(self):
         return self._first_tsval if self.has_tsval else None
 
     @property
     def last_tsval(self):
+        return self._known_last_tsval()
+
+    cdef inline object _known_last_tsval(self):
         return self._last_tsval if self.has_tsval else None
 
 
@@ -682,10 +688,8 @@ cdef class ConnectionWalk:
             {CLIENT: c.payload, SERVER: s.payload},
             _per_side(c._fin_seq(), s._fin_seq()),
             _per_side(c._next_seq(), s._next_seq()),
-            _per_side(c._last_tsval if c.has_tsval else None,
-                      s._last_tsval if s.has_tsval else None),
-            _per_side(c._first_tsval if c.has_tsval else None,
-                      s._first_tsval if s.has_tsval else None),
+            _per_side(c._known_last_tsval(), s._known_last_tsval()),
+            _per_side(c._known_first_tsval(), s._known_first_tsval()),
             self.fin_resends,
             self.resets,
             self.duplicate_frames,

@@ -169,9 +169,9 @@ cdef class ZeekConn:
     cdef object sim  # zeek._Options
     cdef public long long first_frame
     cdef public Py_ssize_t start  # the position of its first packet in the order being replayed
-    # Its endpoints as made: the sender of its first packet, then the receiver
-    # (``orig`` and ``resp`` change places when Zeek flips the roles).
-    cdef ZeekEndpoint sender, receiver
+    # The endpoints that sent and received its first packet (``orig`` and
+    # ``resp`` change places when Zeek flips the roles; these never do).
+    cdef ZeekEndpoint first_sender, first_receiver
     cdef public ZeekEndpoint orig, resp
     cdef public list history
     cdef long long seen
@@ -192,7 +192,7 @@ cdef class ZeekConn:
         b = ZeekEndpoint(False, receiver)
         sport, dport = sender & 0xFFFF, receiver & 0xFFFF
         a.peer, b.peer = b, a
-        self.sender, self.receiver = a, b
+        self.first_sender, self.first_receiver = a, b
         self.orig, self.resp = a, b
         self.history = []
         self.start_time = self.last_time = t
@@ -354,7 +354,9 @@ cdef class ZeekConn:
                      long long ack, long long length, long long window):
         """TCPSessionAdapter::Process for one packet."""
         # (A 4-tuple whose two endpoints are one: its packets are all the receiver's.)
-        cdef ZeekEndpoint ep = self.receiver if key == self.receiver.key else self.sender
+        cdef ZeekEndpoint ep = (
+            self.first_receiver if key == self.first_receiver.key else self.first_sender
+        )
         cdef ZeekEndpoint peer = ep.peer
         cdef bint is_orig = ep.is_orig
         cdef bint syn = flags & SYN, fin = flags & FIN, rst = flags & RST, has_ack = flags & ACK

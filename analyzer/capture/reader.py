@@ -218,31 +218,38 @@ class CaptureReader:
         captured_end = batch.data_off + batch.caplen
         wire_len = batch.origlen - (net - batch.data_off)
         is_ip = np.flatnonzero(version > 0)
-        ip = decode_ip(batch.buf, *(_at(a, is_ip) for a in (net, version, captured_end, wire_len)))
+        ip = decode_ip(
+            batch.buf, *(_rows_of(a, is_ip) for a in (net, version, captured_end, wire_len))
+        )
         tcp_ip = ip.ok & (ip.proto == PROTO_TCP)
         info.fragments += int(np.count_nonzero(ip.ok & ip.fragment))
         whole = np.flatnonzero(tcp_ip & ~ip.fragment)
-        rec = _at(is_ip, whole)
+        rec = _rows_of(is_ip, whole)
         tcp = decode_tcp(
-            batch.buf, _at(ip.l4_off, whole), _at(ip.l4_len, whole), _at(captured_end, rec)
+            batch.buf,
+            _rows_of(ip.l4_off, whole),
+            _rows_of(ip.l4_len, whole),
+            _rows_of(captured_end, rec),
         )
         info.undecodable += int(np.count_nonzero(~tcp.ok))
         keep = np.flatnonzero(tcp.ok)
-        rec, whole = _at(rec, keep), _at(whole, keep)
+        rec, whole = _rows_of(rec, keep), _rows_of(whole, keep)
         info.tcp_segments += len(rec)
         info.non_tcp_frames = info.frames - info.tcp_segments - info.fragments - info.undecodable
 
         # Source and destination share one sort: most addresses are both.
-        both = self.addresses.encode(np.concatenate([_at(ip.src, whole), _at(ip.dst, whole)]))
+        both = self.addresses.encode(
+            np.concatenate([_rows_of(ip.src, whole), _rows_of(ip.dst, whole)])
+        )
         values = {
             "frame": first_frame + rec,
-            "ts_ns": _at(batch.ts_ns, rec),
-            "interface": _at(batch.interface, rec),
-            "ip_version": _at(_at(version, is_ip), whole),
+            "ts_ns": _rows_of(batch.ts_ns, rec),
+            "interface": _rows_of(batch.interface, rec),
+            "ip_version": _rows_of(_rows_of(version, is_ip), whole),
             "src": both[: len(whole)],
             "dst": both[len(whole) :],
-            "ttl": _at(ip.ttl, whole),
-            "ip_id": _at(ip.ip_id, whole),
+            "ttl": _rows_of(ip.ttl, whole),
+            "ip_id": _rows_of(ip.ip_id, whole),
         }
         for name in [
             "sport",
@@ -258,12 +265,12 @@ class CaptureReader:
             "wscale",
             "sack_perm",
         ]:
-            values[name] = _at(getattr(tcp, name), keep)
+            values[name] = _rows_of(getattr(tcp, name), keep)
         columns = {name: values[name].astype(dtype, copy=False) for name, dtype in COLUMNS.items()}
         return SegmentTable(columns, self.addresses.texts)
 
 
-def _at(a: np.ndarray, rows: np.ndarray) -> np.ndarray:
+def _rows_of(a: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """``a[rows]`` for ascending ``rows`` (``np.flatnonzero``): ``a`` itself when
     they are all of its rows, as in a capture of TCP only (a copy of every
     column of every batch, several times, was a quarter of the reading's CPU)."""

@@ -108,6 +108,7 @@ class _Keep:
     """
 
     render = None  # it keeps the objects themselves
+    zeek_records = True
 
     def __init__(self, limit: int) -> None:
         self.limit = limit

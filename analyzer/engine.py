@@ -142,6 +142,9 @@ class ConnectionSink(Protocol):
     # connections, conn.log records and the ids of the connections its
     # findings name.
     render: Callable[[list[Connection], list[zeek.ZeekRecord], set[int]], Any] | None
+    # Whether ``render`` (or ``add``) reads Zeek's conn.log records: if not,
+    # none is made, only each connection's ``zeek`` (``zeek.annotate``).
+    zeek_records: bool
 
     def add(self, products: SliceProducts) -> None:
         """One slice of settled connections."""
@@ -182,6 +185,7 @@ def walk_slice(
     capture_end: float,
     params: Parameters,
     render,
+    zeek_records: bool,
     ahead: WalkedAhead | None = None,
 ) -> SliceProducts:
     """Connections, teardown, Zeek's view and findings for whole groups of
@@ -193,7 +197,7 @@ def walk_slice(
     workers' time), for a peak of 40 MB less per worker.
     """
     with _without_cyclic_gc():
-        return _walk_slice(seg, capture_end, params, render, ahead)
+        return _walk_slice(seg, capture_end, params, render, zeek_records, ahead)
 
 
 def walk_shipped(shipped: ShippedSlice, *args) -> SliceProducts:
@@ -201,7 +205,9 @@ def walk_shipped(shipped: ShippedSlice, *args) -> SliceProducts:
     return walk_slice(shipped.load(), *args)
 
 
-def _walk_slice(seg: SegmentTable, capture_end: float, params: Parameters, render, ahead):
+def _walk_slice(
+    seg: SegmentTable, capture_end: float, params: Parameters, render, zeek_records: bool, ahead
+):
     index = index_connections(seg)
     # (One 4-tuple, walked ahead: one part.)
     parts = [index] if ahead else index.parts(seg.frame, PART_CONNECTIONS)
@@ -219,7 +225,9 @@ def _walk_slice(seg: SegmentTable, capture_end: float, params: Parameters, rende
             time_wait=params.time_wait,
             so_far=ahead.walk if ahead else None,
         )
-        their_records = zeek.annotate(seg, part, walked, so_far=ahead.replay if ahead else None)
+        their_records = zeek.annotate(
+            seg, part, walked, so_far=ahead.replay if ahead else None, records=zeek_records
+        )
         judged, tally, named = judge(
             walked,
             time_wait=params.time_wait,
@@ -477,10 +485,10 @@ class Engine:
                     part = SegmentTable.concat([part, theirs.take(rows[g])])
                 part, codes = part.with_own_addresses()
                 # Walked here: what the walk knows so far is not sent to a worker.
-                args = (capture_end, self.params, self.sink.render, walked)
+                args = (capture_end, self.params, self.sink.render, self.sink.zeek_records, walked)
                 self._absorb(walk_slice(part, *args), codes)
         slices = list(_slices(seg, group, groups))
-        args = (capture_end, self.params, self.sink.render)
+        args = (capture_end, self.params, self.sink.render, self.sink.zeek_records)
         for n, rows in enumerate(slices):
             # One slice of everything (a huge group, a small capture) is not
             # copied. Each slice carries the texts of its own addresses: the

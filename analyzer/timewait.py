@@ -10,13 +10,14 @@ for that destination until it ends.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
 from .model import Connection, Endpoint
+from .output.json_text import destination_items_json, host_items_json
 from .spill import RecordFile
 from .timewait_rows import fill_rows
 from .vocabulary import Side
@@ -31,7 +32,7 @@ MIN_SECONDS_FOR_RATE = 1.0
 _CLIENT, _SERVER = Side.CLIENT.value, Side.SERVER.value
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Occupancy:
     """A step series, one point per change: ``series[i] = (time, count)``.
 
@@ -43,6 +44,18 @@ class Occupancy:
     counts: np.ndarray
     peak: int
     peak_time: float | None
+
+    def __eq__(self, other: object) -> bool:
+        # (A dataclass's own would compare the arrays as truth values.)
+        if not isinstance(other, Occupancy):
+            return NotImplemented
+        return (
+            (self.peak, self.peak_time) == (other.peak, other.peak_time)
+            and np.array_equal(self.times, other.times)
+            and np.array_equal(self.counts, other.counts)
+        )
+
+    __hash__ = None  # type: ignore[assignment]  (mutable, as the dataclass was)
 
     @property
     def series(self) -> list[tuple[float, int]]:
@@ -59,14 +72,15 @@ class Occupancy:
 _EMPTY = Occupancy(np.empty(0), np.empty(0, np.int64), 0, None)  # no intervals
 
 
-def occupancies(keys: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> dict[int, Occupancy]:
+def occupancies(keys: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> OccupancyTable:
     """The occupancy of each key's intervals [start, end), all keys at once.
 
     Tens of thousands of hosts and destinations, one numpy pass: the series
     are views into shared arrays.
     """
     if not len(keys):
-        return {}
+        return OccupancyTable(*(np.empty(0, np.int64),) * 4, np.empty(0), np.empty(0),
+                              np.empty(0, np.int64))  # fmt: skip
     # (Each temporary is freed as soon as it is used: a capture's intervals
     # are millions, and this is the end of the run's peak memory.)
     times = np.concatenate([starts, ends])
@@ -98,16 +112,54 @@ def occupancies(keys: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> dict[
     top = np.minimum.reduceat(np.where(is_peak, np.arange(len(counts)), len(counts)), first)
     # (No peak above 0: 0 at the key's first time.)
     peak_times = np.where(peaks > 0, times[top], times[first])
-    return {
-        k: Occupancy(times[a:b], counts[a:b], peak, at)
-        for k, a, b, peak, at in zip(
-            key[first].tolist(),
-            first.tolist(),
-            ends_at.tolist(),
-            np.maximum(peaks, 0).tolist(),
-            peak_times.tolist(),
-        )
-    }
+    peaks = np.maximum(peaks, 0)
+    return OccupancyTable(key[first], first, ends_at, peaks, peak_times, times, counts)
+
+
+@dataclass(slots=True)
+class OccupancyTable:
+    """The occupancies of many keys (``occupancies``), as columns: the points of
+    key ``keys[i]`` are ``times[first[i]:stop[i]]`` and ``counts[...]``. Keys
+    ascend. (Tens of thousands of destinations: an object each took a third of
+    the summary, at the end of a run, while nothing else runs.)"""
+
+    keys: np.ndarray
+    first: np.ndarray
+    stop: np.ndarray
+    peaks: np.ndarray
+    peak_times: np.ndarray
+    times: np.ndarray
+    counts: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def rows_of(self, keys: np.ndarray) -> np.ndarray:
+        """The row of each of ``keys`` (-1: a key without intervals)."""
+        rows = np.searchsorted(self.keys, keys)
+        if not len(self.keys):
+            return np.full(len(rows), -1, np.int64)
+        found = self.keys[np.minimum(rows, len(self.keys) - 1)] == keys
+        return np.where(found, rows, -1).astype(np.int64)
+
+    def peaks_of(self, rows: np.ndarray) -> np.ndarray:
+        """The peak of each row (-1: no intervals, 0)."""
+        if not len(self.peaks):
+            return np.zeros(len(rows), np.int64)
+        return np.where(rows >= 0, self.peaks[rows], 0)
+
+    def occupancy(self, row: int) -> Occupancy:
+        """Row ``row``'s occupancy (-1: no intervals)."""
+        if row < 0:
+            return _EMPTY
+        a, b = int(self.first[row]), int(self.stop[row])
+        return Occupancy(self.times[a:b], self.counts[a:b], int(self.peaks[row]),
+                         float(self.peak_times[row]))  # fmt: skip
+
+    def items(self) -> Iterator[tuple[int, Occupancy]]:
+        """(key, occupancy) of every key."""
+        for row, key in enumerate(self.keys.tolist()):
+            yield key, self.occupancy(row)
 
 
 @dataclass
@@ -146,17 +198,150 @@ class DestinationTimeWait:
         }
         return {**out, "series": self.occupancy.series} if series else out
 
+    @property
+    def population(self) -> float:
+        """The TIME_WAIT sockets its client holds for it: the larger of the peak
+        seen and the forecast."""
+        return max(self.occupancy.peak, self.forecast or 0.0)
+
+
+class _Table(Sequence):
+    """Rows kept as columns, each made an object only when asked for (a
+    summary of a capture of many clients lists tens of thousands)."""
+
+    __slots__ = ()
+
+    def _row(self, k: int) -> Any:
+        raise NotImplementedError
+
+    @overload
+    def __getitem__(self, k: int) -> Any: ...
+    @overload
+    def __getitem__(self, k: slice) -> list: ...
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            return [self._row(i) for i in range(*k.indices(len(self)))]
+        n = len(self)
+        if not -n <= k < n:
+            raise IndexError(f"{type(self).__name__} index out of range")
+        return self._row(k % n)
+
+    def __iter__(self) -> Iterator:
+        return map(self._row, range(len(self)))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (_Table, list)):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  (equal to lists, which do not hash)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({list(self)!r})"
+
+
+class HostTable(_Table):
+    """A summary's hosts: host ``k`` is ``names[k]``, its occupancy row ``rows[k]``."""
+
+    __slots__ = ("names", "rows", "occupancies")
+
+    def __init__(self, names: list[str], rows: np.ndarray, occupancies: OccupancyTable) -> None:
+        self.names, self.rows, self.occupancies = names, rows, occupancies
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def _row(self, k: int) -> HostTimeWait:
+        return HostTimeWait(self.names[k], self.occupancies.occupancy(int(self.rows[k])))
+
+    def json_texts(self, run_bytes: int) -> list[str]:
+        """The hosts' JSON items (``as_dict``), joined by commas in texts of about ``run_bytes``."""
+        return host_items_json(self.names, self.rows, self.occupancies, run_bytes)
+
+
+class DestinationTable(_Table):
+    """A summary's destinations, a column per field of ``DestinationTimeWait``:
+    a rate or forecast of NaN is None; the holders are counts per side and
+    whether the client held TIME_WAIT there first; occupancy row -1 is no
+    client-held TIME_WAIT."""
+
+    __slots__ = (
+        "clients", "servers", "connections", "rates", "forecasts",
+        "held_by_client", "held_by_server", "client_held_first", "rows", "occupancies",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        clients: list[str],
+        servers: list[str],
+        connections: np.ndarray,
+        rates: np.ndarray,
+        forecasts: np.ndarray,
+        held_by_client: np.ndarray,
+        held_by_server: np.ndarray,
+        client_held_first: np.ndarray,
+        rows: np.ndarray,
+        occupancies: OccupancyTable,
+    ) -> None:
+        self.clients, self.servers, self.connections = clients, servers, connections
+        self.rates, self.forecasts = rates, forecasts
+        self.held_by_client, self.held_by_server = held_by_client, held_by_server
+        self.client_held_first, self.rows, self.occupancies = client_held_first, rows, occupancies
+
+    def __len__(self) -> int:
+        return len(self.clients)
+
+    def _row(self, k: int) -> DestinationTimeWait:
+        rate, forecast = float(self.rates[k]), float(self.forecasts[k])
+        return DestinationTimeWait(
+            self.clients[k],
+            self.servers[k],
+            int(self.connections[k]),
+            None if rate != rate else rate,  # (NaN: None)
+            self.occupancies.occupancy(int(self.rows[k])),
+            None if forecast != forecast else forecast,
+            _holders(
+                int(self.held_by_client[k]),
+                int(self.held_by_server[k]),
+                bool(self.client_held_first[k]),
+            ),
+        )
+
+    def populations(self) -> np.ndarray:
+        """``DestinationTimeWait.population`` of each."""
+        peaks = self.occupancies.peaks_of(self.rows)
+        return np.maximum(peaks, np.nan_to_num(self.forecasts, nan=0.0))
+
+    def json_texts(self, run_bytes: int) -> list[str]:
+        """The destinations' JSON items (``as_dict``), joined by commas in texts
+        of about ``run_bytes``."""
+        return destination_items_json(
+            self.clients, self.servers, self.connections, self.rates, self.forecasts,
+            self.held_by_client, self.held_by_server, self.client_held_first.view(np.uint8),
+            self.rows, self.occupancies, run_bytes,
+        )  # fmt: skip
+
 
 @dataclass
 class TimeWaitSummary:
-    hosts: list[HostTimeWait]
-    destinations: list[DestinationTimeWait]
+    """Hosts busiest first, then destinations busiest first (``summary``: tables,
+    whose rows are made objects when asked for; made by hand: lists)."""
+
+    hosts: Sequence[HostTimeWait]
+    destinations: Sequence[DestinationTimeWait]
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "hosts": [h.as_dict() for h in self.hosts],
             "destinations": [d.as_dict() for d in self.destinations],
         }
+
+    def destinations_holding(self, population: float) -> Iterator[DestinationTimeWait]:
+        """The destinations whose ``population`` reaches ``population``, in order."""
+        table = self.destinations
+        if isinstance(table, DestinationTable):
+            return map(table._row, np.flatnonzero(table.populations() >= population).tolist())
+        return (d for d in table if d.population >= population)
 
 
 def time_wait_rows(
@@ -237,9 +422,13 @@ class TimeWaitLedger:
         # text is made once (a capture's are made from its codes when asked).
         ips = _Memo(addresses)
         host_occupancy = occupancies(host, tw_start, tw_end)
-        hosts = [HostTimeWait(ips[h], host_occupancy[h]) for h in _first_appearance(host)]
-        hosts.sort(key=lambda h: -h.occupancy.peak)
-        del host
+        # In order of first appearance, then busiest first (stably).
+        keys = _first_appearance(host)
+        rows = host_occupancy.rows_of(keys)
+        rows = rows[np.argsort(-host_occupancy.peaks[rows], kind="stable")]
+        host_names = [ips[h] for h in host_occupancy.keys[rows].tolist()]
+        hosts = HostTable(host_names, rows, host_occupancy)
+        del host, keys
 
         # Only a destination with enough new connections for a rate, or with
         # TIME_WAIT held by its client, can be listed (below): the rest (all of
@@ -283,11 +472,12 @@ class TimeWaitLedger:
         client, server, port = (column[listed].tolist() for column in names)
         clients = [ips[c] for c in client]
         servers = _server_texts(server, port, ips)
-        occupancy = [client_occupancy.get(d, _EMPTY) for d in listed.tolist()]
-        has_rate, rate = measurable[listed], rates[listed]
+        rows = client_occupancy.rows_of(listed)
+        has_rate = measurable[listed]
+        rate = np.where(has_rate, rates[listed], np.nan)
         # Busiest first (the larger of the peak and the forecast), then by
         # client and server text: sorted by numpy, tens of thousands at once.
-        peaks = np.fromiter((o.peak for o in occupancy), float, len(occupancy))
+        peaks = client_occupancy.peaks_of(rows)
         order = np.lexsort(
             (
                 np.array(servers, str),
@@ -295,23 +485,19 @@ class TimeWaitLedger:
                 -np.maximum(peaks, np.where(has_rate, rate * time_wait, 0.0)),
             )
         )
-        holders = _holders(
-            *(held[side][listed].tolist() for side in (_CLIENT, _SERVER)),
-            (first_held[_CLIENT][listed] <= first_held[_SERVER][listed]).tolist(),
+        listed = listed[order]
+        destinations = DestinationTable(
+            [clients[k] for k in order.tolist()],
+            [servers[k] for k in order.tolist()],
+            opened[listed],
+            rate[order],
+            rate[order] * time_wait,  # (NaN stays NaN: None)
+            held[_CLIENT][listed],
+            held[_SERVER][listed],
+            first_held[_CLIENT][listed] <= first_held[_SERVER][listed],
+            rows[order],
+            client_occupancy,
         )
-        opened, has_rate, rate = opened[listed].tolist(), has_rate.tolist(), rate.tolist()
-        destinations = [
-            DestinationTimeWait(
-                clients[k],
-                servers[k],
-                opened[k],
-                rate[k] if has_rate[k] else None,
-                occupancy[k],
-                rate[k] * time_wait if has_rate[k] else None,
-                holders[k],
-            )
-            for k in order.tolist()
-        ]
         return TimeWaitSummary(hosts, destinations)
 
 
@@ -327,16 +513,13 @@ def _server_texts(server: list[int], port: list[int], ips: _Memo) -> list[str]:
     return out
 
 
-def _holders(client: list[int], server: list[int], client_first: list[bool]) -> list[dict]:
-    """Per destination, how many times each side held TIME_WAIT there (a side
-    that never did left out), the side that did first first."""
-    out = []
-    for c, s, first in zip(client, server, client_first):
-        if c and s:
-            out.append({_CLIENT: c, _SERVER: s} if first else {_SERVER: s, _CLIENT: c})
-        else:
-            out.append({_CLIENT: c} if c else {_SERVER: s} if s else {})
-    return out
+def _holders(client: int, server: int, client_first: bool) -> dict[str, int]:
+    """How many times each side held TIME_WAIT at a destination (a side that
+    never did left out), the side that did first first."""
+    if client and server:
+        both = {_CLIENT: client, _SERVER: server}
+        return both if client_first else {_SERVER: server, _CLIENT: client}
+    return {_CLIENT: client} if client else {_SERVER: server} if server else {}
 
 
 class _Memo(dict):
@@ -397,10 +580,10 @@ def _numbered_destinations(
     return [c[new] for c in sorted_columns], number
 
 
-def _first_appearance(keys: np.ndarray) -> list[int]:
+def _first_appearance(keys: np.ndarray) -> np.ndarray:
     """The distinct keys, in the order they first appear."""
     unique, first = np.unique(keys, return_index=True)
-    return unique[np.argsort(first)].tolist()
+    return unique[np.argsort(first)]
 
 
 def _in_capture_order(conn: np.ndarray, last_connection: int | None) -> np.ndarray:

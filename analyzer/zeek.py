@@ -25,11 +25,12 @@ from .connections import ConnectionIndex, concatenated_ranges, first_after
 from .gather import gather
 from .model import Connection, ZeekRecord
 from .segments import FIN, RST, SegmentTable
-from .zeek_session import PACKET_COLUMNS, ZeekConn, replay_span, replay_tuples
+from .zeek_session import PACKET_COLUMNS, CloseStates, ZeekConn, replay_span, replay_tuples
 
 # Read from each of many records at C speed (``map``).
 _TS, _FIRST_FRAME, _POSITIONS = attrgetter("ts"), attrgetter("first_frame"), attrgetter("positions")
 _START, _STOP = attrgetter("start"), attrgetter("stop")
+_CONN_STATE, _HISTORY = attrgetter("conn_state"), attrgetter("history")
 
 # base/protocols/conn/inactivity.zeek: port_inactivity_timeouts (not in bare mode)
 LONG_INACTIVITY_PORTS = frozenset({21, 22, 23, 513})
@@ -163,8 +164,10 @@ def annotate(
     likely_server_ports: frozenset = LIKELY_SERVER_PORTS,
     bare: bool = False,
     so_far: ReplaySoFar | None = None,
+    records: bool = True,
 ) -> list[ZeekRecord]:
-    """Set ``c.zeek`` on every connection; return Zeek's conn.log records.
+    """Set ``c.zeek`` on every connection; return Zeek's conn.log records
+    (with ``records=False``, none: only the ``c.zeek`` are made).
 
     ``c.zeek`` describes the Zeek record holding the connection's close: its
     last FIN or RST, or, with neither, its last segment (docs/zeek.md). With
@@ -172,15 +175,27 @@ def annotate(
     segments (``replay_ahead``); ``segments`` holds those of them that decide
     its index, and the rest, and is one 4-tuple's.
     """
-    recs = _records(segments, index, _options(likely_server_ports, bare), so_far)
-    if not recs:
-        return recs
-    # The record of each position in the index's order (a record's positions are a range).
-    positions = list(map(_POSITIONS, recs))
-    first = np.fromiter(map(_START, positions), np.int64, len(recs))
-    size = np.fromiter(map(_STOP, positions), np.int64, len(recs)) - first
-    record_of_position = np.full(len(index.order), -1, np.int64)
-    record_of_position[concatenated_ranges(first, size)] = np.repeat(np.arange(len(recs)), size)
+    opts = _options(likely_server_ports, bare)
+    if not len(index.order):
+        return []
+    # The record of each position in the index's order (a record's positions
+    # are a range), and each record's conn_state and history.
+    recs: list[ZeekRecord] = []
+    if records or so_far is not None:
+        recs = _records(segments, index, opts, so_far)
+        positions = list(map(_POSITIONS, recs))
+        first = np.fromiter(map(_START, positions), np.int64, len(recs))
+        size = np.fromiter(map(_STOP, positions), np.int64, len(recs)) - first
+        record_of_position = np.full(len(index.order), -1, np.int64)
+        record_of_position[concatenated_ranges(first, size)] = np.repeat(np.arange(len(recs)), size)
+        conn_states, histories = list(map(_CONN_STATE, recs)), list(map(_HISTORY, recs))
+    else:
+        # (The records' order does not matter here: they are not made, nor sorted.)
+        record_of_position = np.full(len(index.order), -1, np.int64)
+        close = CloseStates(record_of_position)  # (which it fills)
+        replay_tuples(_packets(segments, index), index.tuple_bounds(), opts, segments.addresses,
+                      close)  # fmt: skip
+        conn_states, histories = close.conn_states, close.histories
     # Per connection of the index: its last FIN or RST, else its last segment.
     order, starts = index.order, index.starts
     pos = np.arange(len(order))
@@ -208,6 +223,5 @@ def annotate(
         raise ValueError(f"{len(connections)} connections for an index of {len(starts) - 1}")
     by_first_frame = index.first_frame_order(segments.frame)
     for c, k in zip(connections, np.asarray(close_record)[by_first_frame].tolist()):
-        r = recs[k]
-        c.zeek = {"conn_state": r.conn_state, "history": r.history}
+        c.zeek = {"conn_state": conn_states[k], "history": histories[k]}
     return recs

@@ -693,11 +693,12 @@ def replay_span(blocks, Py_ssize_t a, Py_ssize_t b, ZeekConn conn, long long ser
     return conn, serial
 
 
-def replay_tuples(blocks, list bounds, sim, addresses, list out, Py_ssize_t first_from=-1,
+def replay_tuples(blocks, list bounds, sim, addresses, out, Py_ssize_t first_from=-1,
                   ZeekConn first=None, long long first_serial=0):
     """Replay each 4-tuple whose packets are at positions ``bounds[k] ..
     bounds[k + 1] - 1`` of ``blocks`` (``zeek._packets``) from its first
-    packet on; every record, ended or still open at the end, goes to ``out``.
+    packet on; every record, ended or still open at the end, goes to ``out``
+    (a list of ``ZeekRecord``, or a ``CloseStates``).
     With ``first_from`` (0 or more), the first 4-tuple's replay goes on from
     ``first``, whose serial is ``first_serial``, at that position (its earlier
     packets were replayed ahead). (The loop is compiled: per 4-tuple, the
@@ -726,12 +727,12 @@ def replay_tuples(blocks, list bounds, sim, addresses, list out, Py_ssize_t firs
             block_start, block_end = blocks.start, blocks.end
             times, rows = blocks.items
         if conn is not None:
-            out.append(conn.record(addresses, "end_of_capture", serial, range(conn.start, b)))
+            _ended(out, conn, addresses, "end_of_capture", serial, b)
             conn.release()
 
 
 cdef ZeekConn _replay_blocks(blocks, Py_ssize_t a, Py_ssize_t b, ZeekConn conn,
-                             long long* serial, sim, addresses, list out):
+                             long long* serial, sim, addresses, out):
     """``replay_span``'s loop over the blocks its positions lie in."""
     cdef Py_ssize_t position = a
     cdef const double[::1] times
@@ -758,7 +759,7 @@ cdef ZeekConn _replay(
     Py_ssize_t position,
     sim,
     addresses,
-    list out,
+    out,
 ):
     """Replay rows ``i .. j - 1`` of a block (the first at ``position``),
     unchecked: returns the connection open after them, and leaves its serial
@@ -774,7 +775,7 @@ cdef ZeekConn _replay(
             if ended is None and flags & SYN and conn.is_reuse(flags, seq):
                 ended = "reuse"
             if ended is not None:
-                out.append(conn.record(addresses, ended, serial[0], range(conn.start, pos)))
+                _ended(out, conn, addresses, ended, serial[0], pos)
                 conn.release()
                 serial[0] += 1
                 conn = None
@@ -783,3 +784,38 @@ cdef ZeekConn _replay(
             conn.start = pos
         conn.packet(rows[k, SRC], t, flags, seq, rows[k, ACK_NO], rows[k, LENGTH], rows[k, WINDOW])
     return conn
+
+
+cdef class CloseStates:
+    """What ``zeek.annotate`` needs of the records a replay makes, without making
+    them: the record of each position replayed (``record_at``, its number in
+    the order records end), and each record's conn_state and history. (A
+    ``ZeekRecord`` per record, and sorting them, was a third of the replay,
+    for output that writes no conn.log.)"""
+
+    cdef long long[::1] record_at
+    cdef readonly list conn_states, histories
+
+    def __init__(self, long long[::1] record_at not None):
+        self.record_at = record_at
+        self.conn_states, self.histories = [], []
+
+    cdef int add(self, ZeekConn conn, Py_ssize_t stop) except -1:
+        cdef Py_ssize_t k, n = len(self.conn_states)
+        if not 0 <= conn.start <= stop <= self.record_at.shape[0]:
+            raise IndexError(f"a record of positions {conn.start} to {stop}")
+        for k in range(conn.start, stop):
+            self.record_at[k] = n
+        self.conn_states.append(conn.conn_state())
+        self.histories.append("".join(conn.history))
+        return 0
+
+
+cdef int _ended(out, ZeekConn conn, addresses, str ended_by, long long serial,
+                Py_ssize_t stop) except -1:
+    """A record that ends with the packet before position ``stop``, to ``out``
+    (a ``CloseStates``, or a list of ``ZeekRecord``)."""
+    if type(out) is CloseStates:
+        return (<CloseStates>out).add(conn, stop)
+    out.append(conn.record(addresses, ended_by, serial, range(conn.start, stop)))
+    return 0

@@ -363,8 +363,8 @@ def test_the_walk_leaves_no_reference_cycles(name):
     collecting = gc.isenabled()
     gc.disable()
     try:
-        for render in (None, spool.render):
-            products = engine.walk_slice(seg, 1e10, Parameters(), render)
+        for render, records in ((None, True), (spool.render, False)):
+            products = engine.walk_slice(seg, 1e10, Parameters(), render, records)
             assert products.first_frames.size
             del products
             assert gc.collect() == 0
@@ -389,8 +389,8 @@ def test_a_slice_with_its_own_addresses_is_walked_the_same(path):
     assert own.addresses == [part.addresses[c] for c in codes]
     assert [own.addresses[c] for c in own.src] == [part.addresses[c] for c in part.src]
     spool = ConnectionSpool(connection_json)
-    expected = engine.walk_slice(part, 1e10, Parameters(), spool.render)
-    got = engine.walk_slice(own, 1e10, Parameters(), spool.render)
+    expected = engine.walk_slice(part, 1e10, Parameters(), spool.render, False)
+    got = engine.walk_slice(own, 1e10, Parameters(), spool.render, False)
     assert _rendered(spool, got) == _rendered(spool, expected)
     spool.close()
     # TIME_WAIT rows name addresses by the slice's codes: the capture's through ``codes``.
@@ -415,8 +415,8 @@ def test_own_addresses_keep_the_order_that_picks_the_client(tmp_path):
     seg = read_segments(str(tmp_path / "equal-ports.pcap")).only(engine.ANALYSED_COLUMNS)
     part = seg.take(np.arange(2, 4))  # b and c: codes 1 and 2 become 0 and 1
     spool = ConnectionSpool(connection_json)
-    expected = engine.walk_slice(part, 1e10, Parameters(), spool.render)
-    got = engine.walk_slice(part.with_own_addresses()[0], 1e10, Parameters(), spool.render)
+    expected = engine.walk_slice(part, 1e10, Parameters(), spool.render, False)
+    got = engine.walk_slice(part.with_own_addresses()[0], 1e10, Parameters(), spool.render, False)
     assert _rendered(spool, got) == _rendered(spool, expected)
     assert b'"client":{"ip":"10.0.0.7"' in _rendered(spool, expected)[0]
     spool.close()

@@ -43,10 +43,10 @@ def test_slices_walked_from_files_give_what_they_give_in_place():
     seg = seg.only(engine.ANALYSED_COLUMNS)
     handoff = Handoff()
     try:
-        shipped = engine.walk_shipped(handoff.ship(seg), 1e10, engine.Parameters(), None)
+        shipped = engine.walk_shipped(handoff.ship(seg), 1e10, engine.Parameters(), None, True)
     finally:
         handoff.close()
-    here = engine.walk_slice(seg, 1e10, engine.Parameters(), None)
+    here = engine.walk_slice(seg, 1e10, engine.Parameters(), None, True)
     assert [c.id for c in shipped.connections] == [c.id for c in here.connections]
     assert shipped.connections == here.connections
     assert shipped.findings == here.findings

@@ -34,7 +34,7 @@ def test_occupancies_of_many_keys_equal_each_counted_alone(spread, shift):
         keys = rng.integers(0, 6, n) * spread + shift  # sparse
         starts = rng.integers(0, 20, n).astype(float)  # whole seconds: many ties
         ends = starts + rng.integers(0, 8, n)  # some empty intervals
-        got = occupancies(keys, starts, ends)
+        got = dict(occupancies(keys, starts, ends).items())
         assert sorted(got) == sorted(set(keys.tolist()))
         for key, occupancy in got.items():
             mine = keys == key
@@ -44,7 +44,19 @@ def test_occupancies_of_many_keys_equal_each_counted_alone(spread, shift):
 
 
 def test_no_intervals():
-    assert occupancies(np.empty(0, np.int64), np.empty(0), np.empty(0)) == {}
+    table = occupancies(np.empty(0, np.int64), np.empty(0), np.empty(0))
+    assert len(table) == 0
+    assert table.rows_of(np.array([0, 5])).tolist() == [-1, -1]
+
+
+def test_occupancy_rows_of_keys_with_and_without_intervals():
+    table = occupancies(np.array([7, 3, 7, 12]), np.array([0.0, 1.0, 2.0, 3.0]),
+                        np.array([5.0, 2.0, 4.0, 9.0]))  # fmt: skip
+    rows = table.rows_of(np.array([3, 4, 7, 12, 13, -1]))
+    assert table.keys[rows[rows >= 0]].tolist() == [3, 7, 12]
+    assert (rows < 0).tolist() == [False, True, False, False, True, True]
+    assert table.occupancy(int(rows[2])).series == [(0.0, 1), (2.0, 2), (4.0, 1), (5.0, 0)]
+    assert table.occupancy(-1).series == [] and table.occupancy(-1).peak_time is None
 
 
 @pytest.mark.parametrize(
@@ -69,39 +81,81 @@ def test_numbered_destinations_equal_numpy_unique_rows(codes):
         assert np.array_equal(numbers, inverse.reshape(-1))
 
 
+_ADDRESSES = [f"10.0.0.{k}" for k in range(6)]
+
+
+def _random_summary(rng, time_wait: float, held_share: float = 0.75):
+    """A ledger of random rows among three clients and three servers, and its
+    summary; about ``held_share`` of the connections left a side in TIME_WAIT."""
+    from analyzer.timewait import _HELD_ROW, _SYN_ROW, TimeWaitLedger
+
+    syns, held = [], []
+    for conn in range(int(rng.integers(1, 120))):
+        client, server = int(rng.integers(0, 3)), int(rng.integers(3, 6))
+        port = int(rng.choice([80, 443]))
+        start = float(rng.integers(0, 40)) / 4
+        if rng.random() < 0.9:
+            syns.append((conn, client, server, port, start))
+        holders = ([True], [False], [True, False])[int(rng.integers(0, 3))]
+        for by_client in holders if rng.random() < held_share else []:
+            held.append((conn, client, server, port, by_client, start + 1, start + 61))
+    ledger = TimeWaitLedger()
+    try:
+        ledger.add((np.array(syns, _SYN_ROW), np.array(held, _HELD_ROW)), np.arange(6))
+        return syns, held, ledger.summary(time_wait, _ADDRESSES)
+    finally:
+        ledger.close()
+
+
+def test_summary_tables_write_and_filter_as_the_objects_they_make():
+    # The summary keeps hosts and destinations as columns (``HostTable``,
+    # ``DestinationTable``) and writes their JSON from them: it must be the
+    # JSON of the objects they make, and the destinations that reach a
+    # population must be those whose objects do.
+    from analyzer.output.document import _time_wait_items_json, _with_series_json
+    from analyzer.output.json_text import json_text
+    from analyzer.timewait import DestinationTable, HostTable, TimeWaitSummary
+
+    rng = np.random.default_rng(11)
+    # (Some with no TIME_WAIT held at all, some with none held by a client.)
+    for held_share in [0.75] * 30 + [0.0] * 3:
+        summary = _random_summary(rng, 60.0, held_share)[2]
+        assert isinstance(summary.hosts, HostTable)
+        assert isinstance(summary.destinations, DestinationTable)
+        for table in (summary.hosts, summary.destinations):
+            objects = list(table)
+            assert objects == table[:] == [table[k] for k in range(-len(table), 0)]
+            texts = list(_time_wait_items_json(table))
+            assert ",".join(texts) == ",".join(map(_with_series_json, objects))
+            assert ",".join(texts) == ",".join(json_text(o.as_dict()) for o in objects)
+            # In texts of many items each: every text ends where an item does.
+            assert all(text.endswith("]}") for text in texts)
+        peaks = sorted({round(d.population, 3) for d in summary.destinations} | {0.0, 1e9})
+        by_hand = TimeWaitSummary(list(summary.hosts), list(summary.destinations))
+        for population in peaks:
+            want = [d for d in by_hand.destinations if d.population >= population]
+            assert list(summary.destinations_holding(population)) == want
+            assert list(by_hand.destinations_holding(population)) == want
+        # Hosts busiest first, stably: ties in the order hosts first held TIME_WAIT.
+        assert [h.occupancy.peak for h in summary.hosts] == sorted(
+            (h.occupancy.peak for h in summary.hosts), reverse=True
+        )
+
+
 def test_summary_destinations_equal_a_plain_count():
     # The ledger's summary against the rules counted connection by
     # connection: a destination is listed when its client held TIME_WAIT or
     # it opened connections at a measurable rate; holders in the order they
     # first held TIME_WAIT; rate over the span of its SYNs; forecast = rate * 2MSL.
     from analyzer.model import Endpoint
-    from analyzer.timewait import (
-        _HELD_ROW,
-        _SYN_ROW,
-        MIN_CONNECTIONS_FOR_RATE,
-        MIN_SECONDS_FOR_RATE,
-        TimeWaitLedger,
-    )
+    from analyzer.timewait import MIN_CONNECTIONS_FOR_RATE, MIN_SECONDS_FOR_RATE
+
+    addresses = _ADDRESSES
 
     rng = np.random.default_rng(3)
-    addresses = [f"10.0.0.{k}" for k in range(6)]
     time_wait = 60.0
     for _ in range(20):
-        syns, held = [], []
-        for conn in range(int(rng.integers(1, 120))):
-            client, server = int(rng.integers(0, 3)), int(rng.integers(3, 6))
-            port = int(rng.choice([80, 443]))
-            start = float(rng.integers(0, 40)) / 4
-            if rng.random() < 0.9:
-                syns.append((conn, client, server, port, start))
-            for by_client in ([True], [False], [True, False], [])[int(rng.integers(0, 4))]:
-                held.append((conn, client, server, port, by_client, start + 1, start + 61))
-        ledger = TimeWaitLedger()
-        try:
-            ledger.add((np.array(syns, _SYN_ROW), np.array(held, _HELD_ROW)), np.arange(6))
-            summary = ledger.summary(time_wait, addresses)
-        finally:
-            ledger.close()
+        syns, held, summary = _random_summary(rng, time_wait)
         expected = {}
         for key in {row[1:4] for row in syns} | {row[1:4] for row in held}:
             times = sorted(row[4] for row in syns if row[1:4] == key)

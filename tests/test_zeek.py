@@ -30,6 +30,7 @@ DOC = ROOT / "docs/zeek.md"
 TUNNELLED = ("Teredo.pcap", "gtp2_different_udp_port.pcap")
 CONN_STATE_TARGET = 0.95
 HISTORY_TARGET = 0.90
+CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".gz")
 
 
 def _key(h1, p1, h2, p2) -> frozenset:
@@ -177,6 +178,31 @@ def test_analyze_sets_zeek_on_every_connection():
     assert a.connections and all(c.zeek is not None for c in a.connections)
     assert {c.zeek["conn_state"] for c in a.connections} <= {"SF", "S1", "S3", "RSTO", "RSTR"}
     assert len(a.zeek_records) >= len(a.connections)
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted(
+        p for d in (CORPUS, ROOT / "captures") for p in d.iterdir() if p.suffix in CAPTURE_SUFFIXES
+    ),
+    ids=lambda p: p.name,
+)
+def test_close_states_without_records_equal_those_of_the_records(path):
+    # Output with no conn.log (the JSON document) replays Zeek without making
+    # its records (``annotate(records=False)``): every connection's conn_state
+    # and history must be those the records give, connection by connection.
+    from analyzer.teardown import reconstruct
+
+    segments = read_capture(str(path)).segments
+    index = index_connections(segments)
+    end = float(segments.ts_ns.max()) / 1e9 if len(segments) else 0.0
+    zeeks = []
+    for records in (True, False):
+        walked = reconstruct(segments, index, capture_end=end, time_wait=60.0)
+        made = zeek.annotate(segments, index, walked, records=records)
+        assert bool(made) == (records and bool(walked))
+        zeeks.append([c.zeek for c in walked])
+    assert zeeks[0] == zeeks[1]
 
 
 def test_json_field_is_the_record_with_the_close():

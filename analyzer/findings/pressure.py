@@ -14,10 +14,8 @@ def port_exhaustion(
 ) -> Iterator[Finding]:
     ports = port_range[1] - port_range[0] + 1
     limit = share * ports
-    for d in summary.destinations:
-        population = max(d.occupancy.peak, d.forecast or 0.0)
-        if population < limit:
-            continue
+    for d in summary.destinations_holding(limit):
+        population = d.population
         severity = Severity.ERROR if population >= ports else Severity.WARNING
         exhaust_rate = ports / time_wait
         held = ", ".join(f"{side} {n}" for side, n in sorted(d.holder.items())) or "none"

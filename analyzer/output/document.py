@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import codecs
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TextIO
 
 from ..analysis import Analysis
 from ..findings import ReportedFindings
 from ..model import Connection, Event
-from ..timewait import DestinationTimeWait, HostTimeWait
+from ..timewait import DestinationTable, DestinationTimeWait, HostTable, HostTimeWait
 from ..vocabulary import Side
 
 # A connection's JSON without its id, made directly (compiled): as text, and
@@ -153,9 +153,9 @@ def write_json(a: Analysis, out: TextIO, connections: Iterable[str | bytes] | No
     summary = a.time_wait_summary
     if summary is not None:
         out.write(',"time_wait":{"hosts":')
-        _write_list(out, map(_with_series_json, summary.hosts))
+        _write_list(out, _time_wait_items_json(summary.hosts))
         out.write(',"destinations":')
-        _write_list(out, map(_with_series_json, summary.destinations))
+        _write_list(out, _time_wait_items_json(summary.destinations))
         out.write("}")
     out.write(',"connections":')
     if connections is None:
@@ -187,6 +187,14 @@ def _write_runs(out: TextIO, runs: Iterable[str | bytes]) -> None:
         out.write("]")
     else:
         _write_list(out, (r.decode("ascii") if isinstance(r, bytes) else r for r in runs))
+
+
+def _time_wait_items_json(items: Sequence[HostTimeWait | DestinationTimeWait]) -> Iterable[str]:
+    """The JSON texts of a summary's hosts or destinations: from the columns of
+    its table, in texts of many items each, or one by one from a list made by hand."""
+    if isinstance(items, (HostTable, DestinationTable)):
+        return items.json_texts(_WRITE_BYTES)
+    return map(_with_series_json, items)
 
 
 def _with_series_json(item: HostTimeWait | DestinationTimeWait) -> str:

@@ -5,9 +5,10 @@
 without the id (tests/test_json_output.py checks it on every capture and on
 any values), ``connection_json_bytes(c)`` the same as the bytes a spool
 keeps; ``json_text(value)`` is what it makes of any value of dicts, lists,
-strings, numbers, booleans and None (the findings, the TIME_WAIT hosts and
-destinations), and ``series_json(times, counts)`` what it makes of an
-occupancy's series, from its arrays. Ints and floats are written as ``repr``
+strings, numbers, booleans and None (the findings), ``series_json(times,
+counts)`` what it makes of an occupancy's series, from its arrays, and
+``host_items_json`` and ``destination_items_json`` what it makes of the
+TIME_WAIT hosts and destinations, from their tables' columns. Ints and floats are written as ``repr``
 writes them, non-finite floats as ``json`` does. In a connection every string
 but Zeek's is a vocabulary word, flag letters or an address text, which need
 no escaping; other strings are escaped as ``json`` escapes them.
@@ -23,7 +24,7 @@ from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize, PyUnicode_DecodeASCII
 from cpython.exc cimport PyErr_CheckSignals
 from libc.errno cimport EINTR, errno
-from libc.math cimport isfinite, llround
+from libc.math cimport isfinite, isnan, llround
 from posix.unistd cimport pread
 from libc.string cimport memcpy, strlen
 
@@ -225,6 +226,52 @@ cdef class _Text:
             fraction //= 10
         self.lit(b".")
         return self.put(digits, n)
+
+    cdef int real_or_null(self, double v) except -1:
+        """A float, or null for NaN (a column's None)."""
+        if isnan(v):
+            return self.lit(b"null")
+        return self.real(v)
+
+    cdef int count(self, const char* key, long long n, const char* before) except -1:
+        """``before``, ``key`` and ``n``, if ``n`` is not 0 (a side that held TIME_WAIT)."""
+        if n:
+            self.put(before, strlen(before))
+            self.put(key, strlen(key))
+            self.whole(n)
+        return 0
+
+    cdef int series(self, const double[:] times, const long long[:] counts,
+                    Py_ssize_t a, Py_ssize_t b) except -1:
+        """``[[time, count], ...]`` of points ``a .. b - 1``."""
+        cdef Py_ssize_t k
+        cdef long long micros
+        # The whole seconds of the last time written: a series' times are sorted,
+        # and many share them (copied, not written again: the 3M benchmark's 782k
+        # points, 0.105 -> 0.092 s).
+        cdef long long second = -1
+        cdef Py_ssize_t second_at = 0, second_size = 0
+        self.lit(b"[")
+        for k in range(a, b):
+            self.lit(b",[" if k > a else b"[")
+            micros = _whole_micros(times[k])
+            if micros < 0:
+                self.real(times[k])
+            elif micros // 1000000 == second:
+                self.reserve(second_size)
+                memcpy(self.data + self.size, self.data + second_at, second_size)
+                self.size += second_size
+                self.fraction(micros % 1000000)
+            else:
+                second, second_at = micros // 1000000, self.size
+                self.micros(micros)
+                second_size = 0
+                while self.data[second_at + second_size] != 46:  # "."
+                    second_size += 1
+            self.lit(b",")
+            self.whole(counts[k])
+            self.lit(b"]")
+        return self.lit(b"]")
 
     cdef inline void key(self, const char* s) noexcept:
         """A constant (a key and its punctuation), in room reserved already."""
@@ -436,37 +483,120 @@ def series_json(const double[:] times not None, const long long[:] counts not No
     counts))`` (an occupancy's series, ``timewait.Occupancy``), without a pair
     made per point."""
     cdef _Text t = _Text()
-    cdef Py_ssize_t k, n = times.shape[0]
-    cdef long long micros
-    # The whole seconds of the last time written: a series' times are sorted,
-    # and many share them (copied, not written again: the 3M benchmark's 782k
-    # points, 0.105 -> 0.092 s).
-    cdef long long second = -1
-    cdef Py_ssize_t second_at = 0, second_size = 0
-    if counts.shape[0] != n:
+    if counts.shape[0] != times.shape[0]:
         raise ValueError("times and counts differ in length")
-    t.lit(b"[")
-    for k in range(n):
-        t.lit(b",[" if k else b"[")
-        micros = _whole_micros(times[k])
-        if micros < 0:
-            t.real(times[k])
-        elif micros // 1000000 == second:
-            t.reserve(second_size)
-            memcpy(t.data + t.size, t.data + second_at, second_size)
-            t.size += second_size
-            t.fraction(micros % 1000000)
-        else:
-            second, second_at = micros // 1000000, t.size
-            t.micros(micros)
-            second_size = 0
-            while t.data[second_at + second_size] != 46:  # "."
-                second_size += 1
-        t.lit(b",")
-        t.whole(counts[k])
-        t.lit(b"]")
-    t.lit(b"]")
+    t.series(times, counts, 0, times.shape[0])
     return t.result()
+
+
+def host_items_json(list names, const long long[:] rows not None, occupancies,
+                    Py_ssize_t run_bytes):
+    """The JSON items of ``timewait.HostTable``'s hosts (``HostTimeWait.as_dict``
+    of each, series and all) joined by commas, in texts of about ``run_bytes``:
+    host ``k`` is ``names[k]``, its occupancy row ``rows[k]`` of
+    ``occupancies`` (a ``timewait.OccupancyTable``)."""
+    cdef _Occupancies o = _Occupancies(occupancies)
+    cdef _Text t = _Text()
+    cdef Py_ssize_t k, n = len(names)
+    cdef list texts = []
+    if rows.shape[0] != n:
+        raise ValueError("a host table's columns differ in length")
+    for k in range(n):
+        t.lit(b',{"host":' if t.size else b'{"host":')
+        t.string(names[k])
+        o.peak(t, rows[k])
+        o.series(t, rows[k])
+        t.lit(b"}")
+        if t.size >= run_bytes:
+            texts.append(t.result())
+            t = _Text()
+    if t.size:
+        texts.append(t.result())
+    return texts
+
+
+def destination_items_json(
+    list clients, list servers, const long long[:] connections not None,
+    const double[:] rates not None, const double[:] forecasts not None,
+    const long long[:] held_by_client not None, const long long[:] held_by_server not None,
+    const unsigned char[:] client_held_first not None, const long long[:] rows not None,
+    occupancies, Py_ssize_t run_bytes,
+):
+    """The JSON items of ``timewait.DestinationTable``'s destinations
+    (``DestinationTimeWait.as_dict`` of each, series and all) joined by commas,
+    in texts of about ``run_bytes``, from its columns: a rate or forecast of
+    NaN is None, an occupancy row of -1 the empty occupancy."""
+    cdef _Occupancies o = _Occupancies(occupancies)
+    cdef _Text t = _Text()
+    cdef Py_ssize_t k, n = len(clients)
+    cdef list texts = []
+    if not (len(servers) == connections.shape[0] == rates.shape[0] == forecasts.shape[0]
+            == held_by_client.shape[0] == held_by_server.shape[0]
+            == client_held_first.shape[0] == rows.shape[0] == n):
+        raise ValueError("a destination table's columns differ in length")
+    for k in range(n):
+        t.lit(b',{"client":' if t.size else b'{"client":')
+        t.string(clients[k])
+        t.lit(b',"server":')
+        t.string(servers[k])
+        t.lit(b',"connections":')
+        t.whole(connections[k])
+        t.lit(b',"rate":')
+        t.real_or_null(rates[k])
+        o.peak(t, rows[k])
+        t.lit(b',"forecast":')
+        t.real_or_null(forecasts[k])
+        t.lit(b',"time_wait_holders":{')
+        # (The side that held TIME_WAIT there first, first; a side that never did, left out.)
+        if client_held_first[k]:
+            t.count(b'"client":', held_by_client[k], b"")
+            t.count(b'"server":', held_by_server[k], b"," if held_by_client[k] else b"")
+        else:
+            t.count(b'"server":', held_by_server[k], b"")
+            t.count(b'"client":', held_by_client[k], b"," if held_by_server[k] else b"")
+        t.lit(b"}")
+        o.series(t, rows[k])
+        t.lit(b"}")
+        if t.size >= run_bytes:
+            texts.append(t.result())
+            t = _Text()
+    if t.size:
+        texts.append(t.result())
+    return texts
+
+
+cdef class _Occupancies:
+    """The columns of a ``timewait.OccupancyTable``, read through memoryviews."""
+
+    cdef const long long[:] first, stop, peaks, counts
+    cdef const double[:] peak_times, times
+
+    def __cinit__(self, table):
+        self.first, self.stop = table.first, table.stop
+        self.peaks, self.peak_times = table.peaks, table.peak_times
+        self.times, self.counts = table.times, table.counts
+        n = self.first.shape[0]
+        if not (self.stop.shape[0] == self.peaks.shape[0] == self.peak_times.shape[0] == n
+                and self.times.shape[0] == self.counts.shape[0]):
+            raise ValueError("an occupancy table's columns differ in length")
+
+    cdef int peak(self, _Text t, long long row) except -1:
+        """``,"peak":...,"peak_time":...`` of row ``row`` (-1: no intervals)."""
+        t.lit(b',"peak":')
+        if row < 0:
+            return t.lit(b'0,"peak_time":null')
+        t.whole(self.peaks[row])
+        t.lit(b',"peak_time":')
+        return t.real(self.peak_times[row])
+
+    cdef int series(self, _Text t, long long row) except -1:
+        """``,"series":[...]`` of row ``row`` (-1: no intervals)."""
+        t.lit(b',"series":')
+        if row < 0:
+            return t.lit(b"[]")
+        if not (0 <= self.first[row] <= self.stop[row] <= self.times.shape[0]):
+            raise IndexError(f"occupancy row {row} beyond its series")
+        return t.series(self.times, self.counts, self.first[row], self.stop[row])
 
 
 cdef inline long long _whole_micros(double v) noexcept:

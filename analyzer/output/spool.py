@@ -43,6 +43,8 @@ class ConnectionSpool:
     ``as_text=False``, into bytes given back as they are); it must be a
     module-level function, for worker processes to run it."""
 
+    zeek_records = False  # (it renders connections, each with its ``zeek``)
+
     def __init__(self, render_one: Callable[[Connection], str | bytes], *, as_text=True) -> None:
         self._spill = Spill()
         self.render = partial(_render_all, render_one, as_text, self._spill.writer)

@@ -118,6 +118,8 @@ class ConnLogSpool:
     """A sink that spools a capture's conn.log lines to temporary files as
     slices settle (``analyzer.engine``), with what orders them."""
 
+    zeek_records = True
+
     def __init__(self) -> None:
         self._spill = Spill()
         self.render = partial(_render_lines, self._spill.writer)

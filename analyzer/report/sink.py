@@ -64,6 +64,8 @@ class ReportSink:
     ``documents`` and ``rows`` give back the JSON and the CSV rows in id order;
     ``closes`` and ``connections`` the counts and the connections to draw."""
 
+    zeek_records = False  # (a report writes no conn.log)
+
     def __init__(self) -> None:
         self.documents = ConnectionSpool(connection_json_bytes)
         self.rows = ConnectionSpool(report_row)

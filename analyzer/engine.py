@@ -187,6 +187,8 @@ def walk_slice(
     render,
     zeek_records: bool,
     ahead: WalkedAhead | None = None,
+    *,
+    capture_ended: bool = False,
 ) -> SliceProducts:
     """Connections, teardown, Zeek's view and findings for whole groups of
     segments (with ``ahead``: the rest of one group walked ahead, its ``firsts`` first).
@@ -197,16 +199,22 @@ def walk_slice(
     workers' time), for a peak of 40 MB less per worker.
     """
     with _without_cyclic_gc():
-        return _walk_slice(seg, capture_end, params, render, zeek_records, ahead)
+        return _walk_slice(seg, capture_end, params, render, zeek_records, ahead, capture_ended)
 
 
-def walk_shipped(shipped: ShippedSlice, *args) -> SliceProducts:
+def walk_shipped(shipped: ShippedSlice, *args, **options) -> SliceProducts:
     """``walk_slice`` of a slice handed over on a file (``handoff``), in a worker."""
-    return walk_slice(shipped.load(), *args)
+    return walk_slice(shipped.load(), *args, **options)
 
 
 def _walk_slice(
-    seg: SegmentTable, capture_end: float, params: Parameters, render, zeek_records: bool, ahead
+    seg: SegmentTable,
+    capture_end: float,
+    params: Parameters,
+    render,
+    zeek_records: bool,
+    ahead,
+    capture_ended: bool,
 ):
     index = index_connections(seg)
     # (One 4-tuple, walked ahead: one part.)
@@ -232,6 +240,7 @@ def _walk_slice(
             walked,
             time_wait=params.time_wait,
             close_wait_threshold=params.close_wait_threshold,
+            capture_end=capture_end if capture_ended else None,
         )
         findings += judged
         artefacts.merge(tally)
@@ -392,7 +401,7 @@ class Engine:
             due = groups.settle()
             if len(due):
                 # Every TIME_WAIT of a settled group ended before the clock now.
-                self._settle(waiting, groups, due, capture_end=groups.clock / NS)
+                self._settle(waiting, groups, due, capture_end=groups.clock / NS, ended=False)
                 renumbered = groups.compact()
                 if renumbered is not None:
                     waiting.renumber(renumbered)
@@ -405,7 +414,8 @@ class Engine:
         due = groups.settle(everything=True)
         parts = -(-len(waiting) // WAITING_BATCH_SEGMENTS) or 1
         for k, part in enumerate(np.array_split(due, parts)):
-            self._settle(waiting, groups, part, capture_end=capture_end, last=k == parts - 1)
+            last = k == parts - 1
+            self._settle(waiting, groups, part, capture_end=capture_end, ended=True, last=last)
         self._wait(until=0)
         return self._finish(info, capture_end, reader.addresses.texts)
 
@@ -465,10 +475,12 @@ class Engine:
         groups.walked_ahead(long)
 
     def _settle(
-        self, waiting: _Waiting, groups: TupleGroups, due, *, capture_end, last=False
+        self, waiting: _Waiting, groups: TupleGroups, due, *, capture_end, ended, last=False
     ) -> None:
-        """Walk the groups ``due``, here or in the workers (``last``: the
-        capture's last settle, after which this process only waits)."""
+        """Walk the groups ``due``, here or in the workers (``ended``: the
+        capture has been read, and ends at ``capture_end``, else that is its
+        clock so far; ``last``: the capture's last settle, after which this
+        process only waits)."""
         marked = np.zeros(groups.count, bool)
         marked[due] = True
         seg, group = waiting.take(marked)
@@ -486,7 +498,7 @@ class Engine:
                 part, codes = part.with_own_addresses()
                 # Walked here: what the walk knows so far is not sent to a worker.
                 args = (capture_end, self.params, self.sink.render, self.sink.zeek_records, walked)
-                self._absorb(walk_slice(part, *args), codes)
+                self._absorb(walk_slice(part, *args, capture_ended=ended), codes)
         slices = list(_slices(seg, group, groups))
         args = (capture_end, self.params, self.sink.render, self.sink.zeek_records)
         for n, rows in enumerate(slices):
@@ -506,7 +518,7 @@ class Engine:
             # ones: this process would only wait for them.
             final = last and n == len(slices) - 1 and self._pool is not None
             if not self.workers or small_capture or huge or final:
-                self._absorb(walk_slice(part, *args), codes)
+                self._absorb(walk_slice(part, *args, capture_ended=ended), codes)
                 continue
             if self._pool is None:
                 if self._reading is not None:
@@ -516,7 +528,8 @@ class Engine:
             self._wait(until=2 * self.workers)
             shipped = self._handoff.ship(part)
             del part
-            self._running[self._pool.submit(walk_shipped, shipped, *args)] = codes
+            submitted = self._pool.submit(walk_shipped, shipped, *args, capture_ended=ended)
+            self._running[submitted] = codes
 
     def _wait(self, *, until: int) -> None:
         """Absorb finished slices until at most ``until`` are still running."""

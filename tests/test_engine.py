@@ -321,6 +321,27 @@ def test_an_established_connection_may_idle_for_two_hours(tmp_path, gap, connect
             assert doc["connections"][1]["first_frame"] == 6
 
 
+@pytest.mark.parametrize("gap", [60.0, 3 * 3600.0])
+def test_a_side_still_in_close_wait_is_judged_at_the_capture_end(tmp_path, gap):
+    # The server acks the client's FIN and never sends its own; the capture
+    # goes on ``gap`` seconds (another 4-tuple's SYN). Its 4-tuple settles
+    # when the capture has been read, and the side is judged where it is
+    # walked; or, after three hours of silence, in the middle of the capture,
+    # and it is judged at the end: either way it waited until the capture ended.
+    path = tmp_path / "close-wait.pcap"
+    closing = [
+        _segment(CLIENT, SERVER, 1000.010, "FA", 104, 9001),
+        _segment(SERVER, CLIENT, 1000.011, "A", 9001, 105),
+        _segment((CLIENT[0], CLIENT[1] + 1), SERVER, 1000.011 + gap, "S", 7, 0),
+    ]
+    wrpcap(str(path), [*_packets(1000.0, 100, close=False), *closing])
+    docs = [document(path, chunk) for chunk in (SMALL_BATCHES, WHOLE_FILE)]
+    assert docs[0] == docs[1]
+    (stall,) = [f for f in json.loads(docs[0])["findings"] if f["kind"] == "close_wait_stall"]
+    assert stall["detail"]["still_in_close_wait"] and stall["connection"] == 1
+    assert stall["detail"]["seconds"] == pytest.approx(gap, abs=1e-6)
+
+
 @pytest.mark.parametrize(("gap", "connections"), [(100.0, 1), (130.0, 2)])
 def test_a_one_way_capture_is_not_established(tmp_path, gap, connections):
     # Only the client's segments (asymmetric routing): nothing shows the

@@ -181,17 +181,16 @@ def annotate(
     # The record of each position in the index's order (a record's positions
     # are a range), and each record's conn_state and history.
     recs: list[ZeekRecord] = []
+    record_of_position = np.full(len(index.order), -1, np.int64)
     if records or so_far is not None:
         recs = _records(segments, index, opts, so_far)
         positions = list(map(_POSITIONS, recs))
         first = np.fromiter(map(_START, positions), np.int64, len(recs))
         size = np.fromiter(map(_STOP, positions), np.int64, len(recs)) - first
-        record_of_position = np.full(len(index.order), -1, np.int64)
         record_of_position[concatenated_ranges(first, size)] = np.repeat(np.arange(len(recs)), size)
         conn_states, histories = list(map(_CONN_STATE, recs)), list(map(_HISTORY, recs))
     else:
         # (The records' order does not matter here: they are not made, nor sorted.)
-        record_of_position = np.full(len(index.order), -1, np.int64)
         close = CloseStates(record_of_position)  # (which it fills)
         replay_tuples(_packets(segments, index), index.tuple_bounds(), opts, segments.addresses,
                       close)  # fmt: skip

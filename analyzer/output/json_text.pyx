@@ -8,10 +8,11 @@ keeps; ``json_text(value)`` is what it makes of any value of dicts, lists,
 strings, numbers, booleans and None (the findings), ``series_json(times,
 counts)`` what it makes of an occupancy's series, from its arrays, and
 ``host_items_json`` and ``destination_items_json`` what it makes of the
-TIME_WAIT hosts and destinations, from their tables' columns. Ints and floats are written as ``repr``
-writes them, non-finite floats as ``json`` does. In a connection every string
-but Zeek's is a vocabulary word, flag letters or an address text, which need
-no escaping; other strings are escaped as ``json`` escapes them.
+TIME_WAIT hosts and destinations, from their tables' columns. Ints and
+floats are written as ``repr`` writes them, non-finite floats as ``json``
+does. In a connection every string but Zeek's is a vocabulary word, flag
+letters or an address text, which need no escaping; other strings are
+escaped as ``json`` escapes them.
 
 Connections are most of a document, and rendering them with templates and
 the JSON encoder took a fifth of the analysis; the findings and the TIME_WAIT

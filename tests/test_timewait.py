@@ -119,7 +119,7 @@ def test_summary_tables_write_and_filter_as_the_objects_they_make():
     rng = np.random.default_rng(11)
     # (Some with no TIME_WAIT held at all, some with none held by a client.)
     for held_share in [0.75] * 30 + [0.0] * 3:
-        summary = _random_summary(rng, 60.0, held_share)[2]
+        _, held, summary = _random_summary(rng, 60.0, held_share)
         assert isinstance(summary.hosts, HostTable)
         assert isinstance(summary.destinations, DestinationTable)
         for table in (summary.hosts, summary.destinations):
@@ -137,8 +137,12 @@ def test_summary_tables_write_and_filter_as_the_objects_they_make():
             assert list(summary.destinations_holding(population)) == want
             assert list(by_hand.destinations_holding(population)) == want
         # Hosts busiest first, stably: ties in the order hosts first held TIME_WAIT.
-        assert [h.occupancy.peak for h in summary.hosts] == sorted(
-            (h.occupancy.peak for h in summary.hosts), reverse=True
+        first_held = {}
+        for _, client, server, _, by_client, _, _ in held:  # (in connection order)
+            first_held.setdefault(_ADDRESSES[client if by_client else server], len(first_held))
+        peak = {h.host: h.occupancy.peak for h in summary.hosts}
+        assert [h.host for h in summary.hosts] == sorted(
+            first_held, key=lambda host: (-peak[host], first_held[host])
         )
 
 

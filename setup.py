@@ -1,5 +1,5 @@
 """The compiled parts of teardown: the per-segment walks (analyzer/walk.pyx,
-analyzer/zeek_session.pyx), the pcap reader's walk over its records
+analyzer/zeek_session.pyx) and the result types they make (analyzer/connection_types.pyx), the pcap reader's walk over its records
 (analyzer/capture/pcap_records.pyx), its IP and TCP headers
 (analyzer/capture/ip_headers.pyx, tcp_headers.pyx, sharing wire.pxd), address texts
 (analyzer/capture/address_texts.pyx), a hash index of
@@ -17,6 +17,7 @@ from setuptools import setup
 setup(
     ext_modules=cythonize(
         [
+            "analyzer/connection_types.pyx",
             "analyzer/walk.pyx",
             "analyzer/zeek_session.pyx",
             "analyzer/timewait_rows.pyx",

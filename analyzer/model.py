@@ -2,7 +2,9 @@
 
 Plain dataclasses (and a named tuple for endpoints), so they print, compare
 and serialise without ceremony; a connection's events come packed
-(``Events``), each made an ``Event`` when asked for.
+(``Events``), each made an ``Event`` when asked for. ``Connection``,
+``TimeWait`` and ``SideFacts``, made for every connection, are compiled
+dataclasses (``connection_types``).
 Times are epoch seconds (float); sequence numbers are raw 32-bit values.
 """
 
@@ -14,8 +16,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple, overload
 
+from .connection_types import Connection as Connection
+from .connection_types import SideFacts as SideFacts
+from .connection_types import TimeWait as TimeWait
 from .segments import FLAG_TEXTS
-from .vocabulary import CloseKind, EventKind, Side, State, TimeWaitEnd
+from .vocabulary import EventKind, Side, State
 
 
 class Endpoint(NamedTuple):
@@ -133,17 +138,6 @@ class Events(Sequence[Event]):
 
 
 @dataclass(slots=True)
-class TimeWait:
-    """Who holds the 4-tuple in TIME_WAIT, and for how long."""
-
-    side: Side
-    start: float
-    end: float  # when it ended, or its 2*MSL deadline while it still runs
-    ended_by: TimeWaitEnd | None  # None: still running at the end of the capture
-    start_estimated: bool = False  # the ACK of the peer's FIN was not captured
-
-
-@dataclass(slots=True)
 class FinResend:
     """A FIN sent again (same sequence number), and what the capture says of why."""
 
@@ -170,68 +164,6 @@ class Reset:
     unacked_sent: int | None  # payload bytes the sender sent that the peer had not acked
     unacked_received: int | None  # payload bytes the peer sent that the sender had not acked
     payload: int  # bytes carried by the RST itself (RFC 1122 reset cause text)
-
-
-@dataclass(slots=True)
-class SideFacts:
-    """Per side: what findings need beyond the events."""
-
-    ttls: dict[int, int] = field(default_factory=dict)  # TTL -> count, RSTs excluded
-    last_payload_frame: int | None = None
-    last_payload_time: float | None = None
-    keepalive_frames: list[int] = field(default_factory=list)
-    half_close_frames: list[int] = field(default_factory=list)  # new data after peer FIN
-    data_after_fin_frames: list[int] = field(default_factory=list)  # after its own FIN
-    fin_frame: int | None = None
-    fin_time: float | None = None
-    fin_ack_frame: int | None = None  # the peer's first ACK covering this side's FIN
-    fin_ack_time: float | None = None
-
-
-@dataclass(slots=True)
-class Connection:
-    """One incarnation of a 4-tuple, from its SYN (or first segment) to its last."""
-
-    id: int
-    client: Endpoint
-    server: Endpoint
-    roles_inferred: bool
-    incarnation: int  # 1 for the first incarnation of this 4-tuple in the capture
-    first_frame: int
-    last_frame: int
-    first_time: float
-    last_time: float
-    isn_client: int | None
-    isn_server: int | None
-    close: CloseKind
-    active_closer: Side | None
-    rst_sender: Side | None
-    half_close: bool
-    fin_retransmissions: dict[Side, int]
-    end_states: dict[Side, State]
-    time_wait: TimeWait | None
-    events: Sequence[Event] = field(default_factory=Events)  # an ``Events`` from the walk
-    packets: dict[Side, int] = field(default_factory=dict)
-    payload_bytes: dict[Side, int] = field(default_factory=dict)
-    # Facts the findings need; all sequence arithmetic done modulo 2^32.
-    fin_seq: dict[Side, int] = field(default_factory=dict)  # raw seq of each side's FIN
-    next_seq: dict[Side, int] = field(default_factory=dict)  # raw snd_nxt at the end
-    last_tsval: dict[Side, int] = field(default_factory=dict)
-    first_tsval: dict[Side, int] = field(default_factory=dict)
-    fin_resends: list[FinResend] = field(default_factory=list)
-    resets: list[Reset] = field(default_factory=list)
-    duplicate_frames: list[int] = field(default_factory=list)  # captured twice
-    missed_frames: list[int] = field(default_factory=list)  # ACKs of bytes never captured
-    facts: dict[Side, SideFacts] = field(default_factory=dict)
-    zeek: dict[str, str] | None = None
-
-    @property
-    def four_tuple(self) -> tuple[Endpoint, Endpoint]:
-        return (self.client, self.server)
-
-    @property
-    def duration(self) -> float:
-        return self.last_time - self.first_time
 
 
 @dataclass(slots=True)

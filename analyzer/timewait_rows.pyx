@@ -8,6 +8,8 @@ makes, of its ``_SYN_ROW`` and ``_HELD_ROW`` types, and returns how many
 rows of each it wrote.
 """
 
+from .connection_types cimport Connection, TimeWait
+
 from .vocabulary import Side
 
 cdef object CLIENT = Side.CLIENT
@@ -32,6 +34,8 @@ def fill_rows(list connections, dict code, syns, held):
     cdef int client, server
     cdef unsigned short port
     cdef double start, end
+    cdef Connection c
+    cdef TimeWait tw
     if syn_conn.shape[0] < len(connections) or held_conn.shape[0] < 2 * len(connections):
         raise ValueError("too few rows for the connections")
     for c in connections:

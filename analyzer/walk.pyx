@@ -26,7 +26,9 @@ from .event_row cimport EventRow
 import dataclasses
 
 from . import segments
-from .model import EVENT_ROW, Connection, Events, FinResend, Reset, SideFacts, TimeWait
+from .connection_types cimport Connection, SideFacts, TimeWait
+
+from .model import EVENT_ROW, Events, FinResend, Reset
 from .states import TRANSITIONS
 from .states import Event as E
 from .vocabulary import CloseKind, EventKind, Side, State, TimeWaitEnd
@@ -95,8 +97,9 @@ cdef object BOTH = Side.BOTH
 cdef unsigned char CLIENT_CODE = tuple(Side).index(Side.CLIENT)
 cdef unsigned char SERVER_CODE = tuple(Side).index(Side.SERVER)
 
-# ``ConnectionWalk.connection`` gives a Connection its fields in this order,
-# positionally: by keyword, making one cost as much again.
+# ``ConnectionWalk.connection`` sets these fields of a Connection (its ``zeek``
+# is Zeek's, later), and ``SideWalk.facts`` those of a SideFacts below: a
+# field added to either must be set there too.
 _CONNECTION_FIELDS = (
     "id", "client", "server", "roles_inferred", "incarnation", "first_frame", "last_frame",
     "first_time", "last_time", "isn_client", "isn_server", "close", "active_closer",
@@ -104,15 +107,14 @@ _CONNECTION_FIELDS = (
     "packets", "payload_bytes", "fin_seq", "next_seq", "last_tsval", "first_tsval",
     "fin_resends", "resets", "duplicate_frames", "missed_frames", "facts",
 )
-if tuple(f.name for f in dataclasses.fields(Connection))[: len(_CONNECTION_FIELDS)] != _CONNECTION_FIELDS:
-    raise ImportError("model.Connection's fields changed: update walk.pyx (_CONNECTION_FIELDS)")
-# ... and ``SideWalk.facts`` a SideFacts its fields in this order.
+if tuple(f.name for f in dataclasses.fields(Connection)) != (*_CONNECTION_FIELDS, "zeek"):
+    raise ImportError("Connection's fields changed: update walk.pyx (_CONNECTION_FIELDS)")
 _SIDE_FACTS_FIELDS = (
     "ttls", "last_payload_frame", "last_payload_time", "keepalive_frames", "half_close_frames",
     "data_after_fin_frames", "fin_frame", "fin_time", "fin_ack_frame", "fin_ack_time",
 )
 if tuple(f.name for f in dataclasses.fields(SideFacts)) != _SIDE_FACTS_FIELDS:
-    raise ImportError("model.SideFacts's fields changed: update walk.pyx (_SIDE_FACTS_FIELDS)")
+    raise ImportError("SideFacts's fields changed: update walk.pyx (_SIDE_FACTS_FIELDS)")
 
 
 cdef dict _per_side(client, server):
@@ -239,20 +241,20 @@ cdef class SideWalk:
             self.ttl_seen = 0
         return 0
 
-    cdef object _facts(self):
+    cdef SideFacts _facts(self):
+        cdef SideFacts f = SideFacts.__new__(SideFacts)
         self.count_ttl()
-        return SideFacts(
-            self.ttls,
-            self.last_payload_frame if self.has_payload else None,
-            self.last_payload_time if self.has_payload else None,
-            self.keepalive_frames,
-            self.half_close_frames,
-            self.data_after_fin_frames,
-            self.fin_frame if self.has_fin_frame else None,
-            self.fin_time if self.has_fin_frame else None,
-            self.fin_ack_frame if self.has_fin_ack else None,
-            self.fin_ack_time if self.has_fin_ack else None,
-        )
+        f.ttls = self.ttls
+        f.last_payload_frame = self.last_payload_frame if self.has_payload else None
+        f.last_payload_time = self.last_payload_time if self.has_payload else None
+        f.keepalive_frames = self.keepalive_frames
+        f.half_close_frames = self.half_close_frames
+        f.data_after_fin_frames = self.data_after_fin_frames
+        f.fin_frame = self.fin_frame if self.has_fin_frame else None
+        f.fin_time = self.fin_time if self.has_fin_frame else None
+        f.fin_ack_frame = self.fin_ack_frame if self.has_fin_ack else None
+        f.fin_ack_time = self.fin_ack_time if self.has_fin_ack else None
+        return f
 
     # (Each fact below has a C method besides its property:
     # ``ConnectionWalk.connection`` reads them for every connection, and a
@@ -664,38 +666,32 @@ cdef class ConnectionWalk:
         """The connection walked, between these endpoints; its id is its first
         frame until the engine numbers it."""
         cdef SideWalk c = self.client, s = self.server
-        return Connection(
-            self.first_frame,
-            client_end,
-            server_end,
-            roles_inferred,
-            incarnation,
-            self.first_frame,
-            self.last_frame,
-            seconds(self.first_ts_ns),
-            seconds(self.last_ts_ns),
-            c.isn,
-            s.isn,
-            self.close_kind(),
-            BOTH if self.crossed else self.first_fin_side,
-            self.rst_sender,
-            self.half_close,
-            {CLIENT: c.fin_retransmissions, SERVER: s.fin_retransmissions},
-            {CLIENT: STATES[c._state], SERVER: STATES[s._state]},
-            self.time_wait_record(),
-            self._packed_events(),
-            {CLIENT: c.packets, SERVER: s.packets},
-            {CLIENT: c.payload, SERVER: s.payload},
-            _per_side(c._fin_seq(), s._fin_seq()),
-            _per_side(c._next_seq(), s._next_seq()),
-            _per_side(c._known_last_tsval(), s._known_last_tsval()),
-            _per_side(c._known_first_tsval(), s._known_first_tsval()),
-            self.fin_resends,
-            self.resets,
-            self.duplicate_frames,
-            self.missed_frames,
-            {CLIENT: c._facts(), SERVER: s._facts()},
-        )
+        cdef Connection k = Connection.__new__(Connection)  # (every field set below)
+        k.id = k.first_frame = self.first_frame
+        k.client, k.server = client_end, server_end
+        k.roles_inferred, k.incarnation = roles_inferred, incarnation
+        k.last_frame = self.last_frame
+        k.first_time, k.last_time = seconds(self.first_ts_ns), seconds(self.last_ts_ns)
+        k.isn_client, k.isn_server = c.isn, s.isn
+        k.close = self.close_kind()
+        k.active_closer = BOTH if self.crossed else self.first_fin_side
+        k.rst_sender = self.rst_sender
+        k.half_close = self.half_close
+        k.fin_retransmissions = {CLIENT: c.fin_retransmissions, SERVER: s.fin_retransmissions}
+        k.end_states = {CLIENT: STATES[c._state], SERVER: STATES[s._state]}
+        k.time_wait = self.time_wait_record()
+        k.events = self._packed_events()
+        k.packets = {CLIENT: c.packets, SERVER: s.packets}
+        k.payload_bytes = {CLIENT: c.payload, SERVER: s.payload}
+        k.fin_seq = _per_side(c._fin_seq(), s._fin_seq())
+        k.next_seq = _per_side(c._next_seq(), s._next_seq())
+        k.last_tsval = _per_side(c._known_last_tsval(), s._known_last_tsval())
+        k.first_tsval = _per_side(c._known_first_tsval(), s._known_first_tsval())
+        k.fin_resends, k.resets = self.fin_resends, self.resets
+        k.duplicate_frames, k.missed_frames = self.duplicate_frames, self.missed_frames
+        k.facts = {CLIENT: c._facts(), SERVER: s._facts()}
+        k.zeek = None
+        return k
 
     def close_kind(self):
         if self.graceful_at is not None:
@@ -718,7 +714,7 @@ cdef class ConnectionWalk:
         cdef SideWalk c = self.client, s = self.server
         if c.tw_start is not None and s.tw_start is not None:
             start = min(c.tw_start, s.tw_start)
-            return TimeWait(
+            return _time_wait(
                 BOTH,
                 start,
                 max(c.tw_end if c.tw_end is not None else start + self.time_wait,
@@ -733,13 +729,20 @@ cdef class ConnectionWalk:
         return None
 
     cdef object _held(self, side, SideWalk tw):
-        return TimeWait(
+        return _time_wait(
             side,
             tw.tw_start,
             tw.tw_end if tw.tw_end is not None else tw.tw_start + self.time_wait,
             tw.tw_ended_by,
             tw.tw_estimated,
         )
+
+
+cdef TimeWait _time_wait(side, start, end, ended_by, start_estimated):
+    cdef TimeWait t = TimeWait.__new__(TimeWait)
+    t.side, t.start, t.end, t.ended_by = side, start, end, ended_by
+    t.start_estimated = bool(start_estimated)
+    return t
 
 
 def walk_connections(blocks, list starts, list starts_with_syn, double time_wait,

@@ -32,6 +32,7 @@ from libc.string cimport memcpy, strlen
 cdef extern from "<string.h>" nogil:
     void* memmem(const void* haystack, size_t haystacklen, const void* needle, size_t needlelen)
 
+from ..connection_types cimport Connection, TimeWait
 from ..event_row cimport EventRow
 
 import json
@@ -397,9 +398,10 @@ def connection_json_bytes(c):
     return _connection(c).result_bytes()
 
 
-cdef _Text _connection(c):
+cdef _Text _connection(Connection c):
     cdef _Text t = _Text()
-    client, server, tw = c.client, c.server, c.time_wait
+    cdef TimeWait tw = c.time_wait
+    client, server = c.client, c.server
     t.lit(b'{"client":{"ip":')
     t.word(client.ip)
     t.lit(b',"port":')

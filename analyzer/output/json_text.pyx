@@ -499,23 +499,19 @@ def host_items_json(list names, const long long[:] rows not None, occupancies,
     host ``k`` is ``names[k]``, its occupancy row ``rows[k]`` of
     ``occupancies`` (a ``timewait.OccupancyTable``)."""
     cdef _Occupancies o = _Occupancies(occupancies)
-    cdef _Text t = _Text()
+    cdef _Items items = _Items(run_bytes)
+    cdef _Text t
     cdef Py_ssize_t k, n = len(names)
-    cdef list texts = []
     if rows.shape[0] != n:
         raise ValueError("a host table's columns differ in length")
     for k in range(n):
-        t.lit(b',{"host":' if t.size else b'{"host":')
+        t = items.next()
+        t.lit(b'{"host":')
         t.string(names[k])
         o.peak(t, rows[k])
         o.series(t, rows[k])
         t.lit(b"}")
-        if t.size >= run_bytes:
-            texts.append(t.result())
-            t = _Text()
-    if t.size:
-        texts.append(t.result())
-    return texts
+    return items.texts_made()
 
 
 def destination_items_json(
@@ -530,15 +526,16 @@ def destination_items_json(
     in texts of about ``run_bytes``, from its columns: a rate or forecast of
     NaN is None, an occupancy row of -1 the empty occupancy."""
     cdef _Occupancies o = _Occupancies(occupancies)
-    cdef _Text t = _Text()
+    cdef _Items items = _Items(run_bytes)
+    cdef _Text t
     cdef Py_ssize_t k, n = len(clients)
-    cdef list texts = []
     if not (len(servers) == connections.shape[0] == rates.shape[0] == forecasts.shape[0]
             == held_by_client.shape[0] == held_by_server.shape[0]
             == client_held_first.shape[0] == rows.shape[0] == n):
         raise ValueError("a destination table's columns differ in length")
     for k in range(n):
-        t.lit(b',{"client":' if t.size else b'{"client":')
+        t = items.next()
+        t.lit(b'{"client":')
         t.string(clients[k])
         t.lit(b',"server":')
         t.string(servers[k])
@@ -560,12 +557,35 @@ def destination_items_json(
         t.lit(b"}")
         o.series(t, rows[k])
         t.lit(b"}")
-        if t.size >= run_bytes:
-            texts.append(t.result())
-            t = _Text()
-    if t.size:
-        texts.append(t.result())
-    return texts
+    return items.texts_made()
+
+
+cdef class _Items:
+    """Items written one after another, joined by commas, in texts of about
+    ``run_bytes`` (a text ends with the item that reaches it)."""
+
+    cdef _Text text
+    cdef list texts
+    cdef Py_ssize_t run_bytes
+
+    def __cinit__(self, Py_ssize_t run_bytes):
+        self.text, self.texts, self.run_bytes = _Text(), [], run_bytes
+
+    cdef _Text next(self):
+        """Where the next item goes (after a comma, or in a new text)."""
+        if self.text.size >= self.run_bytes:
+            self.texts.append(self.text.result())
+            self.text = _Text()
+        elif self.text.size:
+            self.text.lit(b",")
+        return self.text
+
+    cdef list texts_made(self):
+        """The texts, the last one too."""
+        if self.text.size:
+            self.texts.append(self.text.result())
+            self.text = _Text()
+        return self.texts
 
 
 cdef class _Occupancies:

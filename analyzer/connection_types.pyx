@@ -1,7 +1,7 @@
 # cython: language_level=3
 """The result types every walked connection is made into: ``Connection``, its
-``TimeWait`` and its sides' ``SideFacts`` (re-exported by ``model``, which
-documents the result types).
+``TimeWait`` and its sides' ``SideFacts`` (re-exported by ``model``, beside
+the other result types).
 
 They are dataclasses as ``model``'s others are (fields, ``replace``,
 ``asdict``, equality, repr, pickling; tests/test_connection_types.py),

@@ -128,8 +128,7 @@ def _first_in_group(mask: np.ndarray, starts: np.ndarray) -> np.ndarray:
 
 
 def index_connections(seg: SegmentTable) -> ConnectionIndex:
-    src = seg.src.astype(np.int64) << 16 | seg.sport
-    dst = seg.dst.astype(np.int64) << 16 | seg.dport
+    src, dst = seg.endpoints()
     lo, hi = np.minimum(src, dst), np.maximum(src, dst)
     order = np.lexsort((seg.frame, hi, lo))
     lo, hi, src = lo[order], hi[order], src[order]

@@ -105,8 +105,7 @@ class TupleGroups:
         if not n:
             return np.empty(0, np.int64)
         clock = np.maximum.accumulate(np.maximum(seg.ts_ns, self.clock))
-        src = seg.src.astype(np.int64) << 16 | seg.sport
-        dst = seg.dst.astype(np.int64) << 16 | seg.dport
+        src, dst = seg.endpoints()
         ends = np.stack([np.minimum(src, dst), np.maximum(src, dst)], axis=1)
         tuple_of, firsts = distinct_keys(ends.view(np.uint64))
         tuple_ends = ends[firsts]

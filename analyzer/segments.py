@@ -116,6 +116,12 @@ class SegmentTable:
         """Timestamps as float seconds (for display and plots)."""
         return self.columns["ts_ns"] / 1e9
 
+    def endpoints(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each segment's sender and receiver as one number: address code << 16 | port."""
+        src = self.src.astype(np.int64) << 16 | self.sport
+        dst = self.dst.astype(np.int64) << 16 | self.dport
+        return src, dst
+
     @classmethod
     def empty(cls) -> SegmentTable:
         return cls({name: np.empty(0, dtype) for name, dtype in COLUMNS.items()}, [])

@@ -156,11 +156,6 @@ class OccupancyTable:
         return Occupancy(self.times[a:b], self.counts[a:b], int(self.peaks[row]),
                          float(self.peak_times[row]))  # fmt: skip
 
-    def items(self) -> Iterator[tuple[int, Occupancy]]:
-        """(key, occupancy) of every key."""
-        for row, key in enumerate(self.keys.tolist()):
-            yield key, self.occupancy(row)
-
 
 @dataclass
 class HostTimeWait:
@@ -307,10 +302,12 @@ class DestinationTable(_Table):
             ),
         )
 
-    def populations(self) -> np.ndarray:
-        """``DestinationTimeWait.population`` of each."""
+    def holding(self, population: float) -> Iterator[DestinationTimeWait]:
+        """The destinations whose ``DestinationTimeWait.population`` reaches
+        ``population``, in order, found from the columns."""
         peaks = self.occupancies.peaks_of(self.rows)
-        return np.maximum(peaks, np.nan_to_num(self.forecasts, nan=0.0))
+        populations = np.maximum(peaks, np.nan_to_num(self.forecasts, nan=0.0))
+        return map(self._row, np.flatnonzero(populations >= population).tolist())
 
     def json_texts(self, run_bytes: int) -> list[str]:
         """The destinations' JSON items (``as_dict``), joined by commas in texts
@@ -338,10 +335,9 @@ class TimeWaitSummary:
 
     def destinations_holding(self, population: float) -> Iterator[DestinationTimeWait]:
         """The destinations whose ``population`` reaches ``population``, in order."""
-        table = self.destinations
-        if isinstance(table, DestinationTable):
-            return map(table._row, np.flatnonzero(table.populations() >= population).tolist())
-        return (d for d in table if d.population >= population)
+        if isinstance(self.destinations, DestinationTable):
+            return self.destinations.holding(population)
+        return (d for d in self.destinations if d.population >= population)
 
 
 def time_wait_rows(

@@ -63,8 +63,7 @@ class ArrayTupleGroups(TupleGroups):
         if not n:
             return np.empty(0, np.int64)
         clock = np.maximum.accumulate(np.maximum(seg.ts_ns, self.clock))
-        src = seg.src.astype(np.int64) << 16 | seg.sport
-        dst = seg.dst.astype(np.int64) << 16 | seg.dport
+        src, dst = seg.endpoints()
         lo, hi = np.minimum(src, dst), np.maximum(src, dst)
         order = np.lexsort((hi, lo))
         src, lo, hi = src[order], lo[order], hi[order]

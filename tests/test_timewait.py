@@ -34,9 +34,10 @@ def test_occupancies_of_many_keys_equal_each_counted_alone(spread, shift):
         keys = rng.integers(0, 6, n) * spread + shift  # sparse
         starts = rng.integers(0, 20, n).astype(float)  # whole seconds: many ties
         ends = starts + rng.integers(0, 8, n)  # some empty intervals
-        got = dict(occupancies(keys, starts, ends).items())
-        assert sorted(got) == sorted(set(keys.tolist()))
-        for key, occupancy in got.items():
+        table = occupancies(keys, starts, ends)
+        assert table.keys.tolist() == sorted(set(keys.tolist()))
+        for key, row in zip(table.keys.tolist(), table.rows_of(table.keys).tolist()):
+            occupancy = table.occupancy(row)
             mine = keys == key
             series, peak, peak_time = by_hand(starts[mine].tolist(), ends[mine].tolist())
             assert occupancy.series == series

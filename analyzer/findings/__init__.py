@@ -17,7 +17,7 @@ import numpy as np
 from ..capture import CaptureInfo
 from ..model import Connection
 from ..numbering import FinalIds
-from ..output.json_text import json_text, named_spill
+from ..output.json_text import finding_json_bytes, json_text, named_spill
 from ..spill import _RUN_BYTES, Spill
 from ..timewait import TimeWaitSummary
 from .artefacts import ArtefactTally, capture_artefacts
@@ -185,16 +185,12 @@ def _json_before_numbering(item: Finding | StillInCloseWait) -> tuple[bytes, int
     previous connection, 0.15 s more.)"""
     if isinstance(item, StillInCloseWait):
         return b"", 0
-    d = item.as_dict()
-    d["connection"] = None
     others = [k for k in _CONNECTION_FIELDS if k in item.detail]
     if len(others) > 1:
         return b"", 0  # (``named_spill`` has a place for one)
-    also = 0
-    if others:
-        also = item.detail[others[0]] or 0
-        d["detail"] = {**item.detail, others[0]: None}  # (its keys' order kept)
-    return json_text(d).encode(), also
+    if not others:
+        return finding_json_bytes(item), 0
+    return finding_json_bytes(item, others[0]), item.detail[others[0]] or 0
 
 
 def _numbered(f: Finding, named: int, also: int) -> Finding:

@@ -481,6 +481,47 @@ def json_text(value):
     return t.result()
 
 
+def finding_json_bytes(f, nulled=None):
+    """``json_text(f.as_dict())`` (a ``findings.Finding``) as ASCII bytes, but
+    for ``null`` as its connection and as the value of its detail's key
+    ``nulled`` (None: none is), written from its fields (``findings.judge``:
+    the dict of it, and of its detail, took half the writing)."""
+    cdef _Text t = _Text()
+    cdef bint first = True
+    t.lit(b'{"kind":')
+    t.value(f.kind.value)
+    t.lit(b',"severity":')
+    t.value(f.severity.value)
+    t.lit(b',"connection":null,"frames":')
+    t.value(f.frames)
+    t.lit(b',"time":')
+    t.value(f.time)
+    t.lit(b',"summary":')
+    t.value(f.summary)
+    t.lit(b',"detail":')
+    detail = f.detail
+    if nulled is None:
+        t.value(detail)
+    elif type(detail) is dict and all(type(key) is str for key in detail):
+        t.lit(b"{")
+        for key, item in detail.items():
+            if not first:
+                t.lit(b",")
+            first = False
+            t.string(key)
+            t.lit(b":")
+            t.value(None if key == nulled else item)
+        t.lit(b"}")
+    else:
+        t.value({**detail, nulled: None})
+    t.lit(b',"reference":')
+    t.value(f.reference)
+    t.lit(b',"advice":')
+    t.value(f.advice)
+    t.lit(b"}")
+    return t.result_bytes()
+
+
 def series_json(const double[:] times not None, const long long[:] counts not None):
     """``[[time, count], ...]``: what ``json`` makes of ``list(zip(times,
     counts))`` (an occupancy's series, ``timewait.Occupancy``), without a pair

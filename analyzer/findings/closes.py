@@ -75,30 +75,37 @@ _SIDES_AND_PEERS = ((Side.CLIENT, Side.SERVER), (Side.SERVER, Side.CLIENT))
 _ABORT, _CLOSE_WAIT = CloseKind.ABORT, State.CLOSE_WAIT
 
 
-def close_wait_stalls(c: Connection, threshold: float) -> Iterator[Finding | StillInCloseWait]:
-    """A side acked the peer's FIN but did not send its own FIN in time."""
+def close_wait_stalls(c: Connection, threshold: float) -> list[Finding | StillInCloseWait]:
+    """A side acked the peer's FIN but did not send its own FIN in time.
+
+    (A list, not a generator: most connections are looked at, and most have none.)
+    """
     if c.close is _ABORT:
-        return
+        return []
+    found: list[Finding | StillInCloseWait] = []
+    facts = c.facts
     for side, peer_side in _SIDES_AND_PEERS:
-        peer = c.facts[peer_side]
-        if peer.fin_ack_time is None:
+        peer = facts[peer_side]
+        since = peer.fin_ack_time
+        if since is None:
             continue
-        own_fin = c.facts[side].fin_frame
-        if own_fin is None:
+        own = facts[side]
+        if own.fin_frame is None:
             if c.end_states[side] is _CLOSE_WAIT:
                 frames = [f for f in (peer.fin_frame, peer.fin_ack_frame) if f is not None]
-                yield StillInCloseWait(c.id, side, frames, peer.fin_ack_time)
+                found.append(StillInCloseWait(c.id, side, frames, since))
             continue
-        waited = c.facts[side].fin_time - peer.fin_ack_time
+        waited = own.fin_time - since
         if waited < threshold:
             continue
-        frames = [f for f in (peer.fin_frame, peer.fin_ack_frame, own_fin) if f is not None]
+        frames = [f for f in (peer.fin_frame, peer.fin_ack_frame, own.fin_frame) if f is not None]
         summary = (
             f"the {side.value} sat in CLOSE_WAIT for {waited:.3f} s before closing: its "
             "application was slow to close the socket after the peer's FIN"
         )
-        yield _close_wait_finding(c.id, side, frames, peer.fin_ack_time, waited, threshold,
-                                  summary, still=False)  # fmt: skip
+        found.append(_close_wait_finding(c.id, side, frames, since, waited, threshold,
+                                         summary, still=False))  # fmt: skip
+    return found
 
 
 def close_wait_at_end(w: StillInCloseWait, capture_end: float, threshold: float) -> Finding:

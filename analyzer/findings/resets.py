@@ -146,8 +146,7 @@ def _suspect_origin(c: Connection, rst: Reset) -> Finding | None:
     # segment) that segment's ack, which is the receiver's rcv_nxt (RFC 793).
     # Only a synchronized receiver (one that has acked something) has an
     # rcv_nxt to check against (RFC 5961 section 3.2).
-    acceptable = {x for x in (rst.expected_seq, rst.receiver_next) if x is not None}
-    if rst.receiver_next is not None and rst.seq not in acceptable:
+    if rst.receiver_next is not None and rst.seq not in (rst.expected_seq, rst.receiver_next):
         reasons.append(
             f"its sequence number {rst.seq} is neither the sender's next one "
             f"({rst.expected_seq}) nor what the receiver expects ({rst.receiver_next})"

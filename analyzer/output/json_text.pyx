@@ -20,6 +20,7 @@ series are written at the end of a run, while nothing else can run. This
 module is compiled (Cython) and writes into one growing buffer.
 """
 
+cimport cython
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize, PyUnicode_DecodeASCII
@@ -99,6 +100,7 @@ if 100 + 4 * 20 + 24 + sum(max(map(len, words)) for words in (
     raise ImportError("an event's JSON may outgrow _EVENT_ROOM")
 
 
+@cython.final
 cdef class _Text:
     """ASCII text, appended to."""
 
@@ -401,15 +403,18 @@ def connection_json_bytes(c):
 cdef _Text _connection(Connection c):
     cdef _Text t = _Text()
     cdef TimeWait tw = c.time_wait
-    client, server = c.client, c.server
+    # (Unpacked: an Endpoint is a tuple, and unpacking it skips two
+    # attribute lookups each.)
+    client_ip, client_port = c.client
+    server_ip, server_port = c.server
     t.lit(b'{"client":{"ip":')
-    t.word(client.ip)
+    t.word(client_ip)
     t.lit(b',"port":')
-    t.integer(client.port)
+    t.integer(client_port)
     t.lit(b'},"server":{"ip":')
-    t.word(server.ip)
+    t.word(server_ip)
     t.lit(b',"port":')
-    t.integer(server.port)
+    t.integer(server_port)
     t.lit(b'},"roles_inferred":')
     t.boolean(c.roles_inferred)
     t.lit(b',"incarnation":')
@@ -457,7 +462,9 @@ cdef _Text _connection(Connection c):
     t.lit(b',"payload_bytes":')
     t.by_side(c.payload_bytes, False)
     t.lit(b',"events":[')
-    t.events(Events.of(c.events).packed)
+    events = c.events
+    # (Most are the walk's: no call to see that.)
+    t.events((events if type(events) is Events else Events.of(events)).packed)
     t.lit(b"]")
     if c.zeek is not None:
         t.lit(b',"zeek":{')
@@ -601,6 +608,7 @@ def destination_items_json(
     return items.texts_made()
 
 
+@cython.final
 cdef class _Items:
     """Items written one after another, joined by commas, in texts of about
     ``run_bytes`` (a text ends with the item that reaches it)."""
@@ -629,6 +637,7 @@ cdef class _Items:
         return self.texts
 
 
+@cython.final
 cdef class _Occupancies:
     """The columns of a ``timewait.OccupancyTable``, read through memoryviews."""
 

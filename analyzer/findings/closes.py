@@ -13,6 +13,16 @@ from .finding import Finding
 FIN_RESENDS_WARNING = 3
 
 
+# What each cause of a resent FIN means (docs/verdicts.md).
+_WHY_RESENT = {
+    "lost_fin": "the FIN (or its ACK) was lost: no ACK of it had passed the capture point "
+    "before the resend",
+    "lost_final_ack": "the final ACK was lost past the capture point: the peer's ACK of this "
+    "FIN passed the capture point, yet the FIN was sent again",
+    "unknown": "the capture shows nothing from the peer, so the cause cannot be told",
+}
+
+
 def fin_retransmissions(c: Connection) -> Iterator[Finding]:
     for side in (Side.CLIENT, Side.SERVER):
         resends = [r for r in c.fin_resends if r.side is side]
@@ -22,14 +32,7 @@ def fin_retransmissions(c: Connection) -> Iterator[Finding]:
         cause = resends[0].cause if c.packets[side.peer] else "unknown"
         reacks = [r.reack_frame for r in resends if r.reack_frame]
         frames = [c.facts[side].fin_frame, *(r.frame for r in resends), *reacks]
-        why = {
-            "lost_fin": "the FIN (or its ACK) was lost: no ACK of it had passed the capture "
-            "point before the resend",
-            "lost_final_ack": "the final ACK was lost past the capture point: the peer's ACK "
-            "of this FIN passed the capture point, yet the FIN was sent again",
-            "unknown": "the capture shows nothing from the peer, so the cause cannot be told",
-        }[cause]
-        summary = f"the {side.value}'s FIN was sent {len(resends) + 1} times: {why}"
+        summary = f"the {side.value}'s FIN was sent {len(resends) + 1} times: {_WHY_RESENT[cause]}"
         if reacks:
             summary += (
                 f"; the TIME_WAIT side answered again (frame {reacks[0]}): TIME_WAIT "

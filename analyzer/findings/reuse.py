@@ -191,9 +191,12 @@ def reuse_findings(
     connections: list[Connection], time_wait: float
 ) -> Iterator[tuple[Connection, Finding]]:
     """Findings on 4-tuple reuse, each with the connection whose arrival revealed it."""
-    latest: dict[frozenset, Connection] = {}
+    latest: dict[tuple[Endpoint, Endpoint], Connection] = {}
     for c in connections:
-        key = frozenset(c.four_tuple)
+        # Either way round (the roles may differ between incarnations): the
+        # pair in order, at half the cost of a frozenset.
+        a, b = c.client, c.server
+        key = (a, b) if a < b else (b, a)
         previous = latest.get(key)
         latest[key] = c
         # (Called only when it can find one: most connections' TIME_WAIT ends otherwise.)

@@ -1,12 +1,14 @@
 """The compiled parts of teardown: the per-segment walks (analyzer/walk.pyx,
-analyzer/zeek_session.pyx) and the result types they make (analyzer/connection_types.pyx), the pcap reader's walk over its records
+analyzer/zeek_session.pyx) and the result types they make
+(analyzer/connection_types.pyx), the pcap reader's walk over its records
 (analyzer/capture/pcap_records.pyx), its IP and TCP headers
 (analyzer/capture/ip_headers.pyx, tcp_headers.pyx, sharing wire.pxd), address texts
 (analyzer/capture/address_texts.pyx), a hash index of
 addresses and 4-tuples (analyzer/row_index.pyx), where 4-tuple groups start
 (analyzer/group_starts.pyx), segment columns gathered into the walks' rows
 (analyzer/gather.pyx), the TIME_WAIT ledger's rows
-(analyzer/timewait_rows.pyx) and JSON text made directly (analyzer/output/json_text.pyx).
+(analyzer/timewait_rows.pyx), JSON text made directly (analyzer/output/json_text.pyx)
+and the findings' detectors called for each connection (analyzer/findings/judging.pyx).
 
 Everything else is in pyproject.toml; setuptools reads both.
 """
@@ -29,6 +31,7 @@ setup(
             "analyzer/capture/tcp_headers.pyx",
             "analyzer/capture/address_texts.pyx",
             "analyzer/output/json_text.pyx",
+            "analyzer/findings/judging.pyx",
         ],
         compiler_directives={"language_level": 3},
     )

@@ -129,11 +129,11 @@ def test_findings_read_back_from_their_json_are_the_findings(path, limit, monkey
     # A finding whose JSON is written as it is judged waits as that JSON
     # alone, and is made again from it when read back: the same finding as
     # one pickled (its detail's types, floats, and both connection ids).
-    import analyzer.findings as findings
+    import analyzer.findings.judging as judging
 
     options = {} if limit is None else {"max_connections": limit}
     from_json = analyze(str(path), **options).findings
-    monkeypatch.setattr(findings, "_json_before_numbering", lambda item: (b"", 0))
+    monkeypatch.setattr(judging, "_json_before_numbering", lambda item: (b"", 0))
     assert from_json == analyze(str(path), **options).findings
 
 

@@ -1,8 +1,9 @@
 """Connections -> findings: the anomalies an engineer would point at, with evidence.
 
-One module per family. The kinds are defined in ``analyzer.vocabulary.FindingKind``;
-the rules in docs/findings.md. ``FindingCollector`` gathers them as connections
-settle and puts them in their final order when the capture has been read.
+One module per family, called by ``judging`` (compiled). The kinds are defined
+in ``analyzer.vocabulary.FindingKind``; the rules in docs/findings.md.
+``FindingCollector`` gathers them as connections settle and puts them in their
+final order when the capture has been read.
 """
 
 from __future__ import annotations
@@ -15,32 +16,17 @@ from collections.abc import Iterator
 import numpy as np
 
 from ..capture import CaptureInfo
-from ..model import Connection
 from ..numbering import FinalIds
-from ..output.json_text import finding_json_bytes, json_text, named_spill
+from ..output.json_text import json_text, named_spill
 from ..spill import _RUN_BYTES, Spill
 from ..timewait import TimeWaitSummary
 from .artefacts import ArtefactTally, capture_artefacts
-from .closes import (
-    StillInCloseWait,
-    close_wait_at_end,
-    close_wait_stalls,
-    data_after_fin,
-    fin_retransmissions,
-)
+from .closes import StillInCloseWait, close_wait_at_end
 from .finding import Finding
+from .judging import CONNECTION_FIELDS, judge
 from .pressure import port_exhaustion
-from .resets import reset_findings
-from .reuse import reuse_findings
 
 __all__ = ["ArtefactTally", "Finding", "FindingCollector", "ReportedFindings", "judge"]
-
-# The order findings are reported in: capture-wide TIME_WAIT pressure first
-# (added at the end), then each connection's own findings in id order, then
-# 4-tuple reuse in order of the connection that revealed it, then artefacts.
-_OWN, _REUSE = 1, 2
-# Finding details that name another connection.
-_CONNECTION_FIELDS = ("previous_connection", "new_connection")
 
 
 class FindingCollector:
@@ -112,92 +98,17 @@ class FindingCollector:
         if isinstance(item, StillInCloseWait):
             item = close_wait_at_end(item, capture_end, self.close_wait_threshold)
         item.connection = named or None
-        for name in _CONNECTION_FIELDS:
+        for name in CONNECTION_FIELDS:
             if name in item.detail:
                 item.detail[name] = new_id(item.detail[name])
         return item
-
-
-def judge(
-    connections: list[Connection],
-    *,
-    time_wait: float,
-    close_wait_threshold: float,
-    capture_end: float | None = None,
-) -> tuple[list[tuple[int, int, int, int, bytes, bytes]], ArtefactTally, set[int]]:
-    """The findings on some connections, each as its place in the report
-    (family, connection), the connection it names and the one its detail
-    names (0: none), then the finding pickled and its JSON with ``null`` for
-    both, ids being final only at the end (``json_text.named_spill`` gives
-    them). One of the two is empty: the JSON, when more than ids must wait
-    for the end (the side is still in CLOSE_WAIT); else the pickle. And the
-    ids of the connections they name.
-
-    Every incarnation of a 4-tuple must come in one call (4-tuple reuse is
-    judged between them). ``capture_end``: where the capture ends, if it has
-    been read: a side still in CLOSE_WAIT is judged now, not at the end.
-    """
-    judged: list[tuple[int, int, int, int, bytes, bytes]] = []
-    named: set[int] = set()
-
-    def keep(family: int, c: Connection, item: Finding | StillInCloseWait) -> None:
-        if capture_end is not None and isinstance(item, StillInCloseWait):
-            # (Judged at the end, 7,000 of them on 3M packets were unpickled and
-            # written while nothing else ran.)
-            item = close_wait_at_end(item, capture_end, close_wait_threshold)
-        text, also = _json_before_numbering(item)
-        # (Its JSON says all a finding does: it is pickled only when there is none.)
-        data = b"" if text else pickle.dumps(item, pickle.HIGHEST_PROTOCOL)
-        judged.append((family, c.id, item.connection, also, data, text))
-        named.add(item.connection)
-
-    artefacts = ArtefactTally()
-    # Each detector is called only when the connection has what it looks at
-    # (most connections have none of it): a call costs more than the test.
-    for c in connections:
-        if c.resets:
-            for f in reset_findings(c):
-                keep(_OWN, c, f)
-        if c.fin_resends:
-            for f in fin_retransmissions(c):
-                keep(_OWN, c, f)
-        client, server = c.facts.values()
-        if client.fin_ack_time is not None or server.fin_ack_time is not None:
-            for f in close_wait_stalls(c, close_wait_threshold):
-                keep(_OWN, c, f)
-        if client.data_after_fin_frames or server.data_after_fin_frames:
-            for f in data_after_fin(c):
-                keep(_OWN, c, f)
-        if c.duplicate_frames or c.missed_frames:
-            artefacts.add(c)
-    for c, f in reuse_findings(connections, time_wait):
-        keep(_REUSE, c, f)
-    return judged, artefacts, named
-
-
-def _json_before_numbering(item: Finding | StillInCloseWait) -> tuple[bytes, int]:
-    """The JSON the report will have of ``item``, but for the ids of its
-    connection and of the one its detail names, if any (``null`` for both),
-    and the provisional id of that other (0: none); or, if more than that
-    waits for the end, nothing. (Made where connections are walked: at the
-    end, while nothing else can run, turning a pickle into JSON cost half a
-    second on 3M packets, and the port reuse findings, which name the
-    previous connection, 0.15 s more.)"""
-    if isinstance(item, StillInCloseWait):
-        return b"", 0
-    others = [k for k in _CONNECTION_FIELDS if k in item.detail]
-    if len(others) > 1:
-        return b"", 0  # (``named_spill`` has a place for one)
-    if not others:
-        return finding_json_bytes(item), 0
-    return finding_json_bytes(item, others[0]), item.detail[others[0]] or 0
 
 
 def _numbered(f: Finding, named: int, also: int) -> Finding:
     """A finding read back from its JSON (``judge``), given the final ids of its
     connection and of the one its detail names (0: none)."""
     f.connection = named or None
-    for name in _CONNECTION_FIELDS:
+    for name in CONNECTION_FIELDS:
         if name in f.detail:
             f.detail[name] = also or None
     return f

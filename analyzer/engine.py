@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
+import os
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
@@ -102,6 +103,9 @@ WAITING_AHEAD_SEGMENTS = 1_000_000
 AHEAD_MIN_SEGMENTS = 2_000
 # Waiting segments are kept in batches of about this many (they shrink as groups settle).
 WAITING_BATCH_SEGMENTS = 200_000
+# A capture file of this many bytes or more will need the worker processes
+# (far more than a slice of segments): they start before it is read.
+EARLY_WORKERS_BYTES = 16 * 1024 * 1024
 
 
 def silence_for(time_wait: float) -> Silence:
@@ -368,6 +372,7 @@ class Engine:
         self._pool: ProcessPoolExecutor | None = None
         self._handoff: Handoff | None = None  # with the pool
         self._reading: ReadAhead | None = None  # the capture's batches
+        self._shipped = False  # a slice has gone to a worker
         self._running: dict[Future, np.ndarray] = {}  # slice being walked -> its address codes
         self.ahead: dict[int, WalkedAhead] = {}  # by group
         self._ahead_at = WAITING_AHEAD_SEGMENTS  # waiting segments that make many walk ahead
@@ -389,6 +394,8 @@ class Engine:
         groups = TupleGroups(silence_for(self.params.time_wait))
         waiting = _Waiting()
         settled_at = None
+        if self.workers and _file_bytes(path) >= EARLY_WORKERS_BYTES:
+            self._start_workers()
         self._reading = ReadAhead(b.only(ANALYSED_COLUMNS) for b in reader)
         for batch in self._reading:
             waiting.add(batch, groups.assign(batch))
@@ -512,24 +519,36 @@ class Engine:
             # Only a huge group (a bulk transfer) makes a huge slice: sent to a
             # worker, it would be in memory three times (here, on the handoff file, there)
             # while it waits and is walked.
-            small_capture = self._pool is None and len(seg) <= SLICE_SEGMENTS
+            small_capture = not self._shipped and len(seg) <= SLICE_SEGMENTS
             huge = len(rows) > HUGE_SLICE_FACTOR * SLICE_SEGMENTS
             # The very last slice is walked here, beside the workers' last
             # ones: this process would only wait for them.
-            final = last and n == len(slices) - 1 and self._pool is not None
+            final = last and n == len(slices) - 1 and self._shipped
             if not self.workers or small_capture or huge or final:
                 self._absorb(walk_slice(part, *args, capture_ended=ended), codes)
                 continue
-            if self._pool is None:
+            if not self._shipped:
                 if self._reading is not None:
                     self._reading.alone()  # (``read_ahead``: why)
-                self._pool = ProcessPoolExecutor(self.workers, _fork_context())
-                self._handoff = Handoff()
+                if self._pool is None:
+                    self._start_workers()
+                self._shipped = True
             self._wait(until=2 * self.workers)
             shipped = self._handoff.ship(part)
             del part
             submitted = self._pool.submit(walk_shipped, shipped, *args, capture_ended=ended)
             self._running[submitted] = codes
+
+    def _start_workers(self) -> None:
+        """Fork the worker processes now, with no other thread running (``fork``
+        wants none). Forked when the first slice is ready, they held a copy of
+        everything this process held then (the 70 s of segments waiting to
+        settle), which became theirs alone as this process moved on: half the
+        5M benchmark's peak (411 -> 226 MB). So a large capture's start before
+        it is read (``EARLY_WORKERS_BYTES``)."""
+        self._pool = ProcessPoolExecutor(self.workers, _fork_context())
+        self._handoff = Handoff()
+        self._pool.submit(int)  # (forks them all: fork's pool starts every worker at once)
 
     def _wait(self, *, until: int) -> None:
         """Absorb finished slices until at most ``until`` are still running."""
@@ -633,6 +652,14 @@ def _rows_by_group(seg: SegmentTable, group: np.ndarray):
     for rows in np.split(order, bounds):
         if len(rows):
             yield int(group[rows[0]]), rows
+
+
+def _file_bytes(path: str) -> int:
+    """The capture file's size (0 for standard input, or when unknown)."""
+    try:
+        return os.path.getsize(path) if path != "-" else 0
+    except OSError:
+        return 0
 
 
 def _fork_context():

@@ -150,6 +150,37 @@ def test_worker_processes_give_the_same_document(name, cap, monkeypatch):
     assert document(path, SMALL_BATCHES, workers=2) == document(path, WHOLE_FILE)
 
 
+@pytest.mark.parametrize("early", [False, True], ids=["at the first slice", "before reading"])
+def test_workers_start_before_a_large_capture_is_read(early, monkeypatch):
+    # A large capture's workers are forked before it is read (with nothing
+    # waiting in this process for them to hold a copy of), a small one's when
+    # its first slice is ready; the document is the same either way.
+    # Either way the reading thread stops before the first slice is shipped.
+    from analyzer.read_ahead import ReadAhead
+
+    path = ROOT / "captures" / "timewait-pileup.pcap"
+    monkeypatch.setattr(engine, "SLICE_SEGMENTS", 8)
+    monkeypatch.setattr(engine, "EARLY_WORKERS_BYTES", 1 if early else path.stat().st_size + 1)
+    events = []
+    start, alone = engine.Engine._start_workers, ReadAhead.alone
+
+    def start_workers(self):
+        events.append("started before reading" if self._reading is None else "started")
+        start(self)
+
+    def stop_reading(self):
+        events.append("reading alone")
+        alone(self)
+
+    monkeypatch.setattr(engine.Engine, "_start_workers", start_workers)
+    monkeypatch.setattr(ReadAhead, "alone", stop_reading)
+    assert document(path, SMALL_BATCHES, workers=2) == document(path, WHOLE_FILE)
+    if early:
+        assert events == ["started before reading", "reading alone"]
+    else:
+        assert events == ["reading alone", "started"]
+
+
 def test_streamed_document_equals_the_in_memory_one(tmp_path):
     from analyzer.output.document import analysis_document
 

@@ -544,8 +544,8 @@ class Engine:
         wants none). Forked when the first slice is ready, they held a copy of
         everything this process held then (the 70 s of segments waiting to
         settle), which became theirs alone as this process moved on: half the
-        5M benchmark's peak (411 -> 226 MB). So a large capture's start before
-        it is read (``EARLY_WORKERS_BYTES``)."""
+        5M benchmark's peak (411 -> 226 MB). So a large capture's workers start
+        before it is read (``EARLY_WORKERS_BYTES``)."""
         self._pool = ProcessPoolExecutor(self.workers, _fork_context())
         self._handoff = Handoff()
         self._pool.submit(int)  # (forks them all: fork's pool starts every worker at once)

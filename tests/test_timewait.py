@@ -61,7 +61,7 @@ def test_occupancy_rows_of_keys_with_and_without_intervals():
 
 
 @pytest.mark.parametrize(
-    "codes", [1, 1 << 22, 1 << 24, (1 << 31) // 4], ids=["small", "2^22", "2^24", "2^31"]
+    "codes", [1, 1 << 22, 1 << 24, 1 << 29], ids=["small", "2^22", "2^24", "2^29"]
 )
 def test_numbered_destinations_number_the_distinct_rows_by_first_appearance(codes):
     from analyzer.timewait import _numbered_destinations

@@ -1,9 +1,9 @@
 # cython: language_level=3
 """Connections -> findings, dispatched: each detector (one module per family)
 is called for the connections that have what it looks at. Compiled: most
-connections have none of it, and a test of a field of a compiled
-``Connection`` read from Python cost as much as the rest of judging them
-(0.2 s on 3M packets)."""
+connections have none of it, and its ten tests of a compiled ``Connection``'s
+fields, read from Python, were a fifth of judging (which took 1.15 -> 1.05 s
+on 3M packets)."""
 
 import pickle
 

@@ -368,17 +368,23 @@ cdef class _Text:
                 self.value(item)
             return self.lit(b"]")
         if kind is dict and all(type(key) is str for key in x):
-            self.lit(b"{")
-            for key, item in x.items():
-                if not first:
-                    self.lit(b",")
-                first = False
-                self.string(key)
-                self.lit(b":")
-                self.value(item)
-            return self.lit(b"}")
+            return self.members(x, None)
         # Anything else (a subclass, a dict with other keys): json itself.
         return self.text(_dumps(x))
+
+    cdef int members(self, dict x, object nulled) except -1:
+        """A dict of str keys as ``json`` writes it, but with ``null`` as the
+        value of key ``nulled`` (None: of none)."""
+        cdef bint first = True
+        self.lit(b"{")
+        for key, item in x.items():
+            if not first:
+                self.lit(b",")
+            first = False
+            self.string(key)
+            self.lit(b":")
+            self.value(None if nulled is not None and key == nulled else item)
+        return self.lit(b"}")
 
     cdef str result(self):
         return PyUnicode_DecodeASCII(self.data, self.size, NULL)
@@ -494,7 +500,6 @@ def finding_json_bytes(f, nulled=None):
     ``nulled`` (None: none is), written from its fields (``findings.judge``:
     the dict of it, and of its detail, took a third of the writing)."""
     cdef _Text t = _Text()
-    cdef bint first = True
     t.lit(b'{"kind":')
     t.value(f.kind.value)
     t.lit(b',"severity":')
@@ -507,20 +512,10 @@ def finding_json_bytes(f, nulled=None):
     t.value(f.summary)
     t.lit(b',"detail":')
     detail = f.detail
-    if nulled is None:
-        t.value(detail)
-    elif type(detail) is dict and all(type(key) is str for key in detail):
-        t.lit(b"{")
-        for key, item in detail.items():
-            if not first:
-                t.lit(b",")
-            first = False
-            t.string(key)
-            t.lit(b":")
-            t.value(None if key == nulled else item)
-        t.lit(b"}")
+    if type(detail) is dict and all(type(key) is str for key in detail):
+        t.members(detail, nulled)
     else:
-        t.value({**detail, nulled: None})
+        t.value(detail if nulled is None else {**detail, nulled: None})
     t.lit(b',"reference":')
     t.value(f.reference)
     t.lit(b',"advice":')

@@ -730,7 +730,7 @@ cdef class _Runs:
             k = b
             if t.size >= self.chunk_bytes:
                 yield t.result_bytes() if self.as_bytes else t.result()
-                t = _Text()
+                t.size = 0  # (a copy was given: the grown buffer is written again)
         if t.size:
             yield t.result_bytes() if self.as_bytes else t.result()
 

@@ -105,8 +105,7 @@ class TupleGroups:
         if not n:
             return np.empty(0, np.int64)
         clock = np.maximum.accumulate(np.maximum(seg.ts_ns, self.clock))
-        src, dst = seg.endpoints()
-        ends = np.stack([np.minimum(src, dst), np.maximum(src, dst)], axis=1)
+        src, ends = seg.four_tuples()
         tuple_of, firsts = distinct_keys(ends.view(np.uint64))
         tuple_ends = ends[firsts]
         latest = np.empty(len(firsts), np.int32)
@@ -123,7 +122,7 @@ class TupleGroups:
         carry[has_open] = self._state[held]
         silence = self.silence
         group, new, opened = split_groups(
-            tuple_of, clock, seg.flags, (src <= dst).view(np.uint8), has_open.view(np.uint8),
+            tuple_of, clock, seg.flags, (src == ends[:, 0]).view(np.uint8), has_open.view(np.uint8),
             open_clock, carry, silence.open_ns, silence.established_ns, silence.closed_ns,
         )  # fmt: skip
 

@@ -122,6 +122,12 @@ class SegmentTable:
         dst = self.dst.astype(np.int64) << 16 | self.dport
         return src, dst
 
+    def four_tuples(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each segment's sender (``endpoints``) and its 4-tuple as a row of its
+        lower and higher endpoint: the same whichever way the segment went."""
+        src, dst = self.endpoints()
+        return src, np.stack([np.minimum(src, dst), np.maximum(src, dst)], axis=1)
+
     @classmethod
     def empty(cls) -> SegmentTable:
         return cls({name: np.empty(0, dtype) for name, dtype in COLUMNS.items()}, [])
